@@ -1,0 +1,19 @@
+# DeepLab-v2 (ResNet-101, ASPP-v2) trained on pseudo-labels of VOC train_aug, judged on val.
+# DeepLab-v2's schedule: batch 10, 321×321 crops, 20k iterations, SGD lr 2.5e-4 (×10 on the
+# head), momentum 0.9, weight decay 5e-4, poly 0.9. Point seg_map_path at your labels:
+#   --cfg-options train_dataloader.dataset.data_prefix.seg_map_path=PseudoLabels/cam_r50
+# (relative to data_root, or absolute).
+_base_ = [
+    '../_base_/models/deeplabv2_r101.py', '../_base_/datasets/voc12aug_seg.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/poly_iter.py'
+]
+default_scope = 'mmseg'  # a stock mmseg segmenter; mmwsss parts by their 'mmwsss.' names
+model = dict(decode_head=dict(type='mmwsss.DeepLabV2Head'))
+train_dataloader = dict(dataset=dict(
+    type='mmwsss.PseudoLabelDataset',
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='PseudoLabels')))
+val_dataloader = dict(dataset=dict(type='mmwsss.VOCImageLevelDataset'))
+test_dataloader = val_dataloader
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))

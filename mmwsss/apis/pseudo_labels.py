@@ -1,0 +1,179 @@
+"""Run a label generator over a dataset: sharded over ranks, resumable, atomic, reported.
+
+Each rank takes every ``world_size``-th image, skips images whose PNG already exists (so a
+re-run resumes), writes each label atomically, and records failures (a corrupt image, a
+missing file, an error inside the generator) instead of stopping. Rank 0 merges the
+per-rank reports into ``report.json`` after all ranks finish.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import barrier, get_dist_info
+from mmengine.logging import print_log
+from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
+from torch.utils.data import DataLoader, Dataset
+
+from mmwsss.registry import DATASETS, LABEL_GENERATORS
+from mmwsss.utils.io import dump_json_atomic, save_label_png
+
+
+class SafeDataset(Dataset):
+    """Wraps a dataset so that a sample that fails to load becomes an error record
+    (``{'error': ..., 'img_path': ...}``) instead of an exception that kills the loader."""
+
+    def __init__(self, dataset, indices: Sequence[int]) -> None:
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict:
+        idx = self.indices[i]
+        try:
+            return self.dataset[idx]
+        except Exception as e:  # noqa: BLE001 -- reported, never swallowed
+            info = self.dataset.get_data_info(idx)
+            return dict(error=f'{type(e).__name__}: {e}', img_path=info.get('img_path'))
+
+
+def collate_skipping_errors(batch: List[dict]) -> dict:
+    good = [b for b in batch if 'error' not in b]
+    out = pseudo_collate(good) if good else dict(inputs=[], data_samples=[])
+    out['errors'] = [dict(img_path=b['img_path'], error=b['error']) for b in batch if 'error' in b]
+    return out
+
+
+def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict:
+    """The label generator's config; ``model=None`` means the config's own ``model``."""
+    gen_cfg = copy.deepcopy(generator or cfg.get('label_generator'))
+    if not gen_cfg:
+        raise KeyError('the config has no label_generator (e.g. dict(type="CAMLabelGenerator", '
+                       'model=None, checkpoint=None, bg_threshold=0.25))')
+    if 'model' in gen_cfg and gen_cfg['model'] is None:
+        gen_cfg['model'] = copy.deepcopy(cfg.model)
+    return gen_cfg
+
+
+def label_path(out_dir: str, img_path: str) -> str:
+    return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
+
+
+def generate_pseudo_labels(cfg: Config,
+                           out_dir: str,
+                           generator: Optional[dict] = None,
+                           batch_size: int = 1,
+                           num_workers: int = 2,
+                           overlay_dir: Optional[str] = None,
+                           num_overlays: int = 8) -> Dict:
+    """Write one palette PNG per image of ``cfg.pseudo_label_dataloader.dataset``.
+
+    Args:
+        cfg: a config with ``pseudo_label_dataloader`` (dataset with the test pipeline over
+            the split to label) and ``label_generator`` (a ``LABEL_GENERATORS`` config).
+        out_dir: label folder; existing PNGs are kept and their images skipped.
+        generator: overrides ``cfg.label_generator``.
+        overlay_dir: if set, CAM heatmaps and label overlays of the first ``num_overlays``
+            images this rank labels are written there.
+    Returns:
+        the merged report (on rank 0; this rank's report elsewhere).
+    """
+    init_default_scope(cfg.get('default_scope', 'mmwsss'))
+    rank, world_size = get_dist_info()
+    os.makedirs(out_dir, exist_ok=True)
+    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    palette = dataset.metainfo.get('palette')
+    mine = range(rank, len(dataset), world_size)
+    todo = [i for i in mine
+            if not osp.isfile(label_path(out_dir, dataset.get_data_info(i)['img_path']))]
+    skipped = len(mine) - len(todo)
+    print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
+              f'{len(todo)} to do -> {out_dir}', logger='current')
+    gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
+    loader = DataLoader(SafeDataset(dataset, todo), batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers, collate_fn=collate_skipping_errors,
+                        persistent_workers=False)
+    failures, written, t0 = [], 0, time.time()
+    progress = ProgressBar(len(todo)) if rank == 0 and todo else None
+    overlays_left = num_overlays if overlay_dir else 0
+    for batch in loader:
+        failures += batch.pop('errors')
+        samples = batch['data_samples']
+        if samples:
+            try:
+                labels = gen.generate(batch)
+            except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
+                failures += [dict(img_path=s.img_path, error=f'{type(e).__name__}: {e}')
+                             for s in samples]
+                labels = []
+            for ds, label in zip(samples, labels):
+                try:
+                    _check_label(label, ds, gen)
+                    save_label_png(label, label_path(out_dir, ds.img_path), palette)
+                    written += 1
+                except Exception as e:  # noqa: BLE001
+                    failures.append(dict(img_path=ds.img_path, error=f'{type(e).__name__}: {e}'))
+            if overlays_left > 0 and labels:
+                overlays_left -= _write_overlays(overlay_dir, samples, labels, gen.last_cams,
+                                                 palette, overlays_left)
+        if progress is not None:
+            for _ in range(len(samples) + len(batch.get('errors', []))):
+                progress.update()
+    rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped, written=written,
+                       failed=len(failures), failures=failures, seconds=round(time.time() - t0, 2))
+    dump_json_atomic(rank_report, osp.join(out_dir, f'.report_rank{rank}.json'))
+    if world_size > 1:
+        barrier()
+    if rank != 0:
+        return rank_report
+    report = _merge_reports(out_dir, world_size, len(dataset))
+    print_log(f'pseudo-labels: {report["written"]} written, {report["skipped_existing"]} already '
+              f'there, {report["failed"]} failed of {report["total"]} -> {out_dir}',
+              logger='current')
+    for f in report['failures'][:20]:
+        print_log(f'  failed: {f["img_path"]}: {f["error"]}', logger='current')
+    return report
+
+
+def _check_label(label: np.ndarray, ds, gen) -> None:
+    """A generated label must be 2-D at image size and use only present classes."""
+    ori = tuple(ds.metainfo['ori_shape'][:2])
+    if label.shape != ori:
+        raise ValueError(f'label of shape {label.shape} for an image of size {ori}')
+    allowed = set(gen.present_classes(ds)) | {0, 255}
+    extra = set(np.unique(label).tolist()) - allowed
+    if extra:
+        raise ValueError(f'label has classes {sorted(extra)} absent from the image-level label')
+
+
+def _merge_reports(out_dir: str, world_size: int, total: int) -> Dict:
+    report = dict(total=total, written=0, skipped_existing=0, failed=0, failures=[], ranks=[])
+    for r in range(world_size):
+        path = osp.join(out_dir, f'.report_rank{r}.json')
+        with open(path) as f:
+            part = json.load(f)
+        for k in ('written', 'skipped_existing', 'failed'):
+            report[k] += part[k]
+        report['failures'] += part['failures']
+        report['ranks'].append({k: part[k] for k in ('rank', 'assigned', 'written', 'seconds')})
+    dump_json_atomic(report, osp.join(out_dir, 'report.json'))
+    return report
+
+
+def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int) -> int:
+    from mmwsss.visualization import save_cam_and_label_overlay
+    n = 0
+    for ds, label, cam in zip(samples, labels, cams or [None] * len(labels)):
+        if n >= budget:
+            break
+        save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir)
+        n += 1
+    return n

@@ -1,0 +1,73 @@
+"""Dataset preparation: image-level label files and COCO semantic masks."""
+import os
+import os.path as osp
+from typing import Dict, List
+
+import numpy as np
+from mmengine.utils import ProgressBar
+
+from mmwsss.utils.io import dump_json_atomic, load_label_png, save_label_png
+from .voc_image_level import image_labels_from_mask, voc_palette
+
+
+def write_image_labels(data_root: str, split_file: str, mask_dir: str,
+                       out_file: str = 'cls_labels.json') -> Dict[str, List[int]]:
+    """``{image id: [present foreground classes]}`` from the masks of a split, as JSON."""
+    split_path = osp.join(data_root, split_file)
+    names = [ln.split()[0] for ln in open(split_path) if ln.strip()]
+    labels, progress = {}, ProgressBar(len(names))
+    for name in names:
+        path = osp.join(data_root, mask_dir, name + '.png')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: mask of {name} (listed in {split_path}) is missing')
+        labels[name] = image_labels_from_mask(load_label_png(path))
+        progress.update()
+    dump_json_atomic(labels, osp.join(data_root, out_file))
+    return labels
+
+
+def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
+    """Semantic masks and a split list from COCO instance annotations.
+
+    Writes ``SegmentationClass/<split>/<name>.png``: 0 background, 1..80 the COCO categories
+    in id order; instances are painted largest first so smaller objects stay visible on top;
+    crowd regions not covered by a normal instance are 255 (ignored). Images with no
+    annotation are left out of ``ImageSets/<split>.txt``. Existing masks are kept (resumable).
+    Returns the number of listed images.
+    """
+    from pycocotools.coco import COCO
+    ann_file = osp.join(data_root, 'annotations', f'instances_{split}.json')
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'{ann_file} not found (COCO 2014 instance annotations)')
+    coco = COCO(ann_file)
+    cat_to_label = {cat: i + 1 for i, cat in enumerate(sorted(coco.getCatIds()))}
+    out_dir = osp.join(data_root, 'SegmentationClass', split)
+    os.makedirs(out_dir, exist_ok=True)
+    names, palette = [], voc_palette()
+    img_ids = sorted(coco.getImgIds())
+    progress = ProgressBar(len(img_ids))
+    for img_id in img_ids:
+        progress.update()
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=img_id))
+        if not anns:
+            continue
+        info = coco.loadImgs(img_id)[0]
+        name = osp.splitext(info['file_name'])[0]
+        names.append(name)
+        path = osp.join(out_dir, name + '.png')
+        if osp.isfile(path):
+            continue
+        mask = np.zeros((info['height'], info['width']), np.uint8)
+        crowd = np.zeros_like(mask, dtype=bool)
+        for ann in sorted(anns, key=lambda a: -a['area']):
+            m = coco.annToMask(ann).astype(bool)
+            if ann.get('iscrowd', 0):
+                crowd |= m
+            else:
+                mask[m] = cat_to_label[ann['category_id']]
+        mask[crowd & (mask == 0)] = 255
+        save_label_png(mask, path, palette)
+    os.makedirs(osp.join(data_root, 'ImageSets'), exist_ok=True)
+    with open(osp.join(data_root, 'ImageSets', f'{split}.txt'), 'w') as f:
+        f.write('\n'.join(names) + '\n')
+    return len(names)

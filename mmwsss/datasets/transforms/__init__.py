@@ -1,0 +1,5 @@
+from .color_jitter import ColorJitter
+from .formatting import PackCAMInputs
+from .loading import LoadImageLevelLabels
+
+__all__ = ['ColorJitter', 'LoadImageLevelLabels', 'PackCAMInputs']

@@ -1,0 +1,127 @@
+"""PASCAL VOC 2012 (+SBD aug) with image-level labels for WSSS."""
+import json
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmengine.fileio import get_local_path
+from mmseg.datasets import BaseSegDataset
+
+from mmwsss.registry import DATASETS
+
+VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
+               'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
+               'sheep', 'sofa', 'train', 'tvmonitor')
+
+
+def voc_palette(num_classes: int = 256) -> List[List[int]]:
+    """The VOC colour map (bit-interleaved), extended to ``num_classes`` entries."""
+    palette = []
+    for i in range(num_classes):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+@DATASETS.register_module()
+class VOCImageLevelDataset(BaseSegDataset):
+    """VOC 2012 aug: images, masks (``SegmentationClassAug``) and image-level labels.
+
+    Image-level labels are the foreground classes present in an image, as indices into
+    ``classes`` (so 1..20 on VOC; 0 is background, never a label). They come from
+    ``img_labels_file`` when given (JSON ``{image_id: [class indices]}``, the form
+    ``tools/make_image_labels.py`` writes), otherwise from the masks at load time in the
+    pipeline (``LoadImageLevelLabels``). The masks are also what CAM / pseudo-label mIoU is
+    measured against; a WSSS model never trains on them.
+
+    Args:
+        ann_file: split list (``ImageSets/Segmentation/train_aug.txt``), one image id a line.
+        img_labels_file: optional JSON of image-level labels, relative to ``data_root``.
+        require_masks: if True (the default) every image must have a mask; a missing one is an
+            error naming the file. Set False for image-level-only data.
+    """
+    METAINFO = dict(classes=VOC_CLASSES, palette=voc_palette(len(VOC_CLASSES)))
+
+    def __init__(self,
+                 ann_file: str = 'ImageSets/Segmentation/train_aug.txt',
+                 img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png',
+                 img_labels_file: Optional[str] = None,
+                 require_masks: bool = True,
+                 **kwargs) -> None:
+        self.img_labels_file = img_labels_file
+        self.require_masks = require_masks
+        super().__init__(
+            ann_file=ann_file, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        if self.img_labels_file and self.data_root and not osp.isabs(self.img_labels_file):
+            self.img_labels_file = osp.join(self.data_root, self.img_labels_file)
+
+    def _read_img_labels(self) -> Optional[dict]:
+        if not self.img_labels_file:
+            return None
+        if not osp.isfile(self.img_labels_file):
+            raise FileNotFoundError(
+                f'image-level labels file {self.img_labels_file} does not exist '
+                '(make it with tools/make_image_labels.py, or leave img_labels_file unset to '
+                'derive labels from the masks)')
+        with open(self.img_labels_file) as f:
+            return json.load(f)
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'split file {self.ann_file} does not exist '
+                                    '(see docs/datasets.md for the expected layout)')
+        img_labels = self._read_img_labels()
+        num_classes = len(self.metainfo['classes'])
+        img_dir = self.data_prefix.get('img_path', '')
+        ann_dir = self.data_prefix.get('seg_map_path', '')
+        data_list = []
+        with get_local_path(self.ann_file) as local:
+            names = [ln.strip().split()[0] for ln in open(local) if ln.strip()]
+        missing = []
+        for name in names:
+            info = dict(
+                img_path=osp.join(img_dir, name + self.img_suffix),
+                img_id=name,
+                label_map=self.label_map,
+                reduce_zero_label=self.reduce_zero_label,
+                seg_fields=[])
+            if ann_dir:
+                seg = osp.join(ann_dir, name + self.seg_map_suffix)
+                if osp.isfile(seg):
+                    info['seg_map_path'] = seg
+                elif self.require_masks:
+                    missing.append(seg)
+            if img_labels is not None:
+                if name not in img_labels:
+                    raise KeyError(f'{self.img_labels_file} has no labels for image {name!r}')
+                labels = sorted(set(int(c) for c in img_labels[name]))
+                bad = [c for c in labels if not 0 < c < num_classes]
+                if bad:
+                    raise ValueError(f'{self.img_labels_file}: image {name!r} has class indices '
+                                     f'{bad} outside 1..{num_classes - 1}')
+                info['img_labels'] = labels
+            data_list.append(info)
+        if missing:
+            raise FileNotFoundError(
+                f'{len(missing)} of {len(names)} masks listed by {self.ann_file} are missing, '
+                f'e.g. {missing[:3]}')
+        return data_list
+
+    @property
+    def num_fg_classes(self) -> int:
+        return len(self.metainfo['classes']) - 1
+
+
+def image_labels_from_mask(mask: np.ndarray, ignore_index: int = 255) -> List[int]:
+    """Foreground classes present in a label map (background 0 and ``ignore_index`` dropped)."""
+    return [int(c) for c in np.unique(mask) if c != 0 and c != ignore_index]

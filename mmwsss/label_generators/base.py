@@ -1,0 +1,33 @@
+"""Base class of stage-1 label generators."""
+from abc import ABCMeta, abstractmethod
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmseg.structures import SegDataSample
+
+
+class BaseLabelGenerator(metaclass=ABCMeta):
+    """Turns a collated batch (``dict(inputs=[...], data_samples=[...])``, as mmseg's test
+    dataloader gives it) into one uint8 label map per image at its original size.
+
+    Label values: 0 background, 1..K-1 classes, 255 ignore. A generator must never label a
+    class the image-level label says is absent. ``generate`` may also fill ``self.last_cams``
+    (list of C×H×W arrays or None) for overlays.
+    """
+
+    def __init__(self, device: Optional[str] = None) -> None:
+        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.last_cams: List[Optional[np.ndarray]] = []
+
+    @abstractmethod
+    def generate(self, data_batch: dict) -> List[np.ndarray]:
+        """Label maps for every image of the batch."""
+
+    @staticmethod
+    def present_classes(data_sample: SegDataSample) -> List[int]:
+        """Class indices (1-based) of the image-level label."""
+        if 'gt_img_labels' not in data_sample:
+            raise KeyError(f'{data_sample.metainfo.get("img_path")}: no image-level labels; the '
+                           'label pipeline needs LoadImageLevelLabels and PackCAMInputs')
+        return data_sample.gt_img_labels.tolist()

@@ -1,0 +1,139 @@
+"""CAMClassifier: an image classifier whose class activation maps are the product."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from mmwsss.registry import MODELS
+from ..utils import cams_to_label_map, max_norm, multi_hot
+
+
+@MODELS.register_module()
+class CAMClassifier(BaseModel):
+    """backbone → [neck] → CAM head [→ CAM neck], trained from image-level labels.
+
+    ``neck`` is an ordinary feature neck (mmseg's kind); ``cam_neck`` refines CAMs with the
+    features and the image, e.g. SEAM's ``PCMNeck``: with one, inference returns the refined
+    CAMs. Training here is the plain CAM objective (the head's losses); siamese methods such
+    as SEAM subclass this and add their own (``EquivariantCAMClassifier``).
+
+    ``loss`` returns the head's losses; ``predict`` returns, per image, ``pred_cam``
+    (C×H×W, each class max-normalised to [0, 1], at the original image size) and
+    ``pred_sem_seg`` (CAMs thresholded with ``test_cfg.bg_threshold``).
+
+    ``test_cfg`` keys:
+        scales (tuple of float): input rescales averaged at inference (default ``(1.0,)``).
+        flip (bool): also average horizontally flipped inputs (default False).
+        bg_threshold (float): background score for ``pred_sem_seg`` (default 0.25).
+        use_img_labels (bool): keep only the classes of the image-level label, as WSSS
+            evaluation and pseudo-labelling do (default True); otherwise classes whose logit
+            is positive.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 neck: Optional[dict] = None,
+                 cam_neck: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.head = MODELS.build(head)
+        self.cam_neck = MODELS.build(cam_neck) if cam_neck is not None else None
+        self.train_cfg = dict(train_cfg or {})
+        self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True)
+        self.test_cfg.update(test_cfg or {})
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    def extract_feat(self, inputs: torch.Tensor):
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.neck is not None else feats
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
+
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Raw CAMs at feature resolution."""
+        return self.head(self.extract_feat(inputs))
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[SegDataSample]) -> Dict:
+        return self.head.loss(self.extract_feat(inputs), data_samples, inputs)
+
+    def cams_for_inference(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Foreground CAMs at feature resolution; refined by ``cam_neck`` when there is one."""
+        feats = self.extract_feat(inputs)
+        cams = self.head(feats)
+        if self.cam_neck is not None:
+            cams = self.cam_neck.refine(cams, feats, inputs)[:, 1:]
+        return cams
+
+    # ---------------------------------------------------------------- inference
+    def inference_cams(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Multi-scale (+flip) CAMs at input size, summed then max-normalised per class.
+
+        Each scale's ReLU'd CAM is upsampled to the input size and summed with its flipped
+        counterpart, as in PSA/IRN's ``infer_cam``; the sum is divided by its per-class max.
+        """
+        h, w = inputs.shape[-2:]
+        total = None
+        for scale in self.test_cfg['scales']:
+            x = inputs if scale == 1.0 else F.interpolate(
+                inputs, scale_factor=scale, mode='bilinear', align_corners=False)
+            if self.test_cfg['flip']:
+                x = torch.cat([x, x.flip(-1)], dim=0)
+            cam = F.relu(self.cams_for_inference(x))
+            cam = F.interpolate(cam, size=(h, w), mode='bilinear', align_corners=False)
+            if self.test_cfg['flip']:
+                n = inputs.shape[0]
+                cam = cam[:n] + cam[n:].flip(-1)
+            total = cam if total is None else total + cam
+        return max_norm(total)
+
+    def _present_classes(self, inputs: torch.Tensor,
+                         data_samples: Sequence[SegDataSample]) -> torch.Tensor:
+        """(N, C) 0/1 mask of classes to keep in each image's label map."""
+        if self.test_cfg['use_img_labels'] and all('gt_img_labels' in ds for ds in data_samples):
+            return multi_hot(data_samples, self.num_classes, inputs.device)
+        return (self.head.pool(self._forward(inputs)) > 0).to(inputs)
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(
+                ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:])) for _ in inputs]
+        cams = self.inference_cams(inputs)
+        present = self._present_classes(inputs, data_samples)
+        for i, ds in enumerate(data_samples):
+            cam = _to_original_size(cams[i:i + 1], ds.metainfo)[0] * present[i, :, None, None]
+            ds.set_data(dict(pred_cam=PixelData(data=cam)))
+            label = cams_to_label_map(cam, self.test_cfg['bg_threshold'])
+            ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
+        return data_samples
+
+
+def _to_original_size(x: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map."""
+    img_h, img_w = meta.get('img_shape', x.shape[-2:])[:2]
+    x = x[..., :img_h, :img_w]
+    if meta.get('flip', False):  # a flip in the test pipeline
+        x = x.flip(-1) if meta.get('flip_direction', 'horizontal') == 'horizontal' else x.flip(-2)
+    ori = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
+    if tuple(x.shape[-2:]) != ori:
+        x = F.interpolate(x, size=ori, mode='bilinear', align_corners=False)
+    return x

@@ -1,0 +1,48 @@
+"""DeepLab-v2's ASPP head for mmseg's EncoderDecoder."""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+from mmwsss.registry import MODELS
+
+
+@MODELS.register_module()
+class DeepLabV2Head(BaseDecodeHead):
+    """ASPP-v2 (Chen et al., TPAMI 2017): the sum of parallel 3×3 dilated convolutions that map
+    features straight to class scores, rates 6/12/18/24.
+
+    This is the DeepLab-LargeFOV/ASPP head WSSS papers train on pseudo-labels (no image
+    pooling branch, no 1×1 projection, no BN, unlike mmseg's ASPPHead of DeepLab-v3). Weights
+    are initialised N(0, 0.01) and biases 0, as in DeepLab-v2.
+
+    Args:
+        dilations: rates of the parallel branches.
+        channels: unused by ASPP-v2 (kept for BaseDecodeHead); defaults to ``in_channels``.
+        dropout_ratio: dropout on the features before ASPP; 0 (none) by default.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 dilations: Sequence[int] = (6, 12, 18, 24),
+                 channels: Optional[int] = None,
+                 dropout_ratio: float = 0.0,
+                 init_cfg: dict = dict(type='Normal', std=0.01, bias=0, layer='Conv2d'),
+                 **kwargs) -> None:
+        super().__init__(
+            in_channels=in_channels, channels=channels or in_channels,
+            dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
+        del self.conv_seg  # ASPP-v2 branches output classes directly
+        self.aspp = nn.ModuleList(
+            nn.Conv2d(self.in_channels, self.out_channels, 3, padding=d, dilation=d, bias=True)
+            for d in dilations)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        x = self._transform_inputs(inputs)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        out = self.aspp[0](x)
+        for branch in self.aspp[1:]:
+            out = out + branch(x)
+        return out

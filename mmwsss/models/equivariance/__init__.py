@@ -1,0 +1,3 @@
+from .rescale import RescaleTransform
+
+__all__ = ['RescaleTransform']

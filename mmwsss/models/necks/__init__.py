@@ -1,0 +1,3 @@
+from .pcm_neck import PCMNeck
+
+__all__ = ['PCMNeck']

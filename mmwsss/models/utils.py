@@ -1,0 +1,56 @@
+"""Tensor helpers shared by CAM models, label generators and metrics."""
+import torch
+
+
+def max_norm(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """ReLU, then divide each map by its spatial max, so each class lies in [0, 1].
+
+    Works on (..., H, W); a map that is zero everywhere stays zero.
+    """
+    cams = torch.relu(cams)
+    peak = cams.flatten(-2).amax(-1)[..., None, None]
+    return cams / (peak + eps)
+
+
+def cams_to_label_map(cams: torch.Tensor, bg_threshold: float) -> torch.Tensor:
+    """(C, H, W) normalised CAMs → (H, W) labels: 0 where no class beats ``bg_threshold``,
+    else 1 + argmax class (a constant background channel, ties to background, as in PSA/SEAM).
+    """
+    score, cls = cams.max(dim=0)
+    return torch.where(score > bg_threshold, cls + 1, torch.zeros_like(cls)).long()
+
+
+def multi_hot(data_samples, num_classes: int, device=None) -> torch.Tensor:
+    """(N, num_classes) float targets from each sample's ``gt_img_labels`` (1-based foreground
+    class indices): entry ``c - 1`` is 1 when class ``c`` is present."""
+    out = torch.zeros(len(data_samples), num_classes, device=device)
+    for i, ds in enumerate(data_samples):
+        labels = ds.gt_img_labels.to(device=device, dtype=torch.long)
+        if labels.numel() and (labels.min() < 1 or labels.max() > num_classes):
+            raise ValueError(f'{ds.metainfo.get("img_path")}: image-level labels '
+                             f'{labels.tolist()} outside 1..{num_classes}')
+        out[i, labels - 1] = 1
+    return out
+
+
+def min_max_norm(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """SEAM's ``tool/visualization.py:max_norm`` on (N, C, H, W): ReLU, then per map
+    ``ReLU(x - min - eps) / (max - min + eps)``."""
+    cams = torch.relu(cams)
+    flat = cams.flatten(2)
+    mn = flat.amin(-1)[..., None, None]
+    mx = flat.amax(-1)[..., None, None]
+    return torch.relu(cams - mn - eps) / (mx - mn + eps)
+
+
+def with_background(fg: torch.Tensor) -> torch.Tensor:
+    """Prepend SEAM's background channel ``1 - max_c fg_c`` to (N, C, H, W) maps in [0, 1]."""
+    return torch.cat([1 - fg.amax(dim=1, keepdim=True), fg], dim=1)
+
+
+def keep_argmax_foreground(cams: torch.Tensor) -> torch.Tensor:
+    """Zero every foreground channel (1:) except the pixel's top one; background untouched.
+    SEAM's ``max_onehot`` (train_SEAM.py) and the masking in ``Net.forward``, out of place."""
+    fg = cams[:, 1:]
+    top = fg.amax(dim=1, keepdim=True)
+    return torch.cat([cams[:, :1], torch.where(fg < top, torch.zeros_like(fg), fg)], dim=1)

@@ -1,0 +1,7 @@
+from .checkpoint import (MissingFileError, allow_mmengine_checkpoints, check_config_checkpoints,
+                         check_file)
+from .dist import init_distributed, prepare_distributed
+from .io import dump_json_atomic, load_label_png, save_label_png
+
+__all__ = ['MissingFileError', 'allow_mmengine_checkpoints', 'check_config_checkpoints',
+           'check_file', 'init_distributed', 'prepare_distributed', 'dump_json_atomic', 'load_label_png', 'save_label_png']

@@ -1,0 +1,74 @@
+"""Checkpoint paths and loading on torch >= 2.6 (``weights_only`` by default)."""
+import os.path as osp
+
+from mmengine.config import Config
+
+
+class MissingFileError(FileNotFoundError):
+    """A user-given file (checkpoint, weights) is not there."""
+
+
+def check_file(path: str, what: str, hint: str = '') -> str:
+    """Return ``path`` if it is a file, else raise naming the file, what it is and where to
+    get it. mmwsss never downloads: checkpoints are paths the user gives."""
+    if path is None or not osp.isfile(str(path)):
+        raise MissingFileError(
+            f'{what} not found: {path!r}. mmwsss does not download weights; '
+            f'{hint or "put the file there or pass its path (see docs/checkpoints.md)"}.')
+    return str(path)
+
+
+def check_config_checkpoints(cfg: Config) -> None:
+    """Fail early, before building anything, on ``init_cfg`` checkpoints / ``load_from`` files
+    that a config names but that do not exist (URLs are refused: no network here)."""
+
+    def visit(node, where):
+        if isinstance(node, dict):
+            if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+                ckpt = str(node['checkpoint'])
+                if '://' in ckpt:
+                    raise MissingFileError(
+                        f'{where}.checkpoint is {ckpt!r}: mmwsss does not download weights. '
+                        'Download the file once and give its local path (docs/checkpoints.md).')
+                check_file(ckpt, f'pretrained weights ({where}.checkpoint)',
+                           'see docs/checkpoints.md for where to get them, or set '
+                           f'{where}=None to start from random weights')
+            for k, v in node.items():
+                visit(v, f'{where}.{k}' if where else k)
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                visit(v, f'{where}[{i}]')
+
+    visit(cfg.get('model', {}), 'model')
+    if cfg.get('load_from'):
+        check_file(cfg.load_from, 'load_from checkpoint')
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Make MMEngine checkpoints load under ``torch.load(weights_only=True)`` (torch >= 2.6).
+
+    ``--resume`` reads the message hub, whose ``HistoryBuffer`` pickles its statistics
+    methods through ``getattr`` (a global that cannot be allowed safely), plus numpy arrays
+    and scalars. We (1) pickle ``HistoryBuffer`` as ``HistoryBuffer(log, counts, max_length)``
+    from now on and (2) allow exactly the constructors those pickles use: numpy arrays,
+    scalars and dtypes, ``HistoryBuffer`` and ``ConfigDict``. Weights-only loading stays on.
+    """
+    import collections
+    import copyreg
+
+    import numpy as np
+    import torch
+    from mmengine.config.config import ConfigDict
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
+    np_core = getattr(np, '_core', None) or np.core
+    safe = [HistoryBuffer, ConfigDict, collections.OrderedDict, np.dtype, np.ndarray,
+            np_core.multiarray._reconstruct, np_core.multiarray.scalar]
+    safe += [type(np.dtype(t)) for t in ('float64', 'float32', 'float16', 'int64', 'int32',
+                                          'int16', 'int8', 'uint8', 'bool')]
+    torch.serialization.add_safe_globals(safe)
+
+
+def _reduce_history_buffer(buf):
+    return type(buf), (buf._log_history, buf._count_history, buf.max_length)

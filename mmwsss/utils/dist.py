@@ -1,0 +1,33 @@
+"""Distributed set-up that also works without CUDA (gloo on CPU: tests, debugging)."""
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.dist import init_dist
+
+
+def init_distributed(launcher: str, backend: str = None) -> None:
+    """``mmengine.dist.init_dist``, or on a machine without CUDA a gloo process group from
+    torchrun's environment (MMEngine's own init always calls ``torch.cuda.set_device``)."""
+    if launcher == 'none' or torch_dist.is_initialized():
+        return
+    if torch.cuda.is_available():
+        init_dist(launcher, backend=backend or 'nccl')
+    elif launcher == 'pytorch':
+        torch_dist.init_process_group(backend='gloo')
+    else:
+        raise RuntimeError(f'launcher {launcher!r} without CUDA: CPU multi-process runs '
+                           'support --launcher pytorch (torchrun / tools/dist_*.sh)')
+
+
+def prepare_distributed(cfg: Config, launcher: str) -> None:
+    """Make a config run multi-process without CUDA too: gloo backend, the process group set
+    up before the Runner, and a DDP wrapper that accepts CPU modules. No-op with CUDA."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    init_distributed(launcher)
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'mmwsss.CPUDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper

@@ -1,0 +1,54 @@
+"""Pictures a person looks at: CAM heatmaps and label overlays."""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import cv2
+import mmcv
+import numpy as np
+
+
+def colorize_label(label: np.ndarray, palette: Sequence) -> np.ndarray:
+    """(H, W) class indices → (H, W, 3) RGB using ``palette``; 255 (ignore) is white."""
+    pal = np.zeros((256, 3), np.uint8)
+    p = np.asarray(palette, np.uint8).reshape(-1, 3)[:255]
+    pal[:len(p)] = p
+    pal[255] = 255
+    return pal[label]
+
+
+def cam_heatmap(img: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """RGB image blended with a JET heatmap of one normalised CAM (H, W) in [0, 1]."""
+    heat = cv2.applyColorMap((np.clip(cam, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return (img * (1 - alpha) + heat[..., ::-1] * alpha).astype(np.uint8)
+
+
+def label_overlay(img: np.ndarray, label: np.ndarray, palette: Sequence,
+                  alpha: float = 0.5) -> np.ndarray:
+    """RGB image blended with the coloured label map (background left as is)."""
+    color = colorize_label(label, palette).astype(np.float32)
+    fg = (label > 0)[..., None]
+    out = np.where(fg, img * (1 - alpha) + color * alpha, img)
+    return out.astype(np.uint8)
+
+
+def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[np.ndarray],
+                               palette: Sequence, out_dir: str,
+                               gt: Optional[np.ndarray] = None) -> str:
+    """Write ``<name>.jpg``: image | label overlay | [gt overlay] | one heatmap per present class.
+
+    ``cams`` is (C, H, W) normalised CAMs of the foreground classes (absent ones all zero).
+    """
+    img = mmcv.imread(img_path, channel_order='rgb')
+    panels = [img, label_overlay(img, label, palette)]
+    if gt is not None:
+        panels.append(label_overlay(img, gt, palette))
+    if cams is not None:
+        for c in np.flatnonzero(cams.reshape(cams.shape[0], -1).max(1) > 0):
+            panels.append(cam_heatmap(img, cams[c]))
+    sep = np.full((img.shape[0], 4, 3), 255, np.uint8)
+    row = np.concatenate(sum(([p, sep] for p in panels), [])[:-1], axis=1)
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.jpg')
+    mmcv.imwrite(row[..., ::-1], path)
+    return path

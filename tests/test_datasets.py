@@ -1,0 +1,166 @@
+"""Datasets, the synthetic generator and the CAM transforms."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+from mmengine.registry import init_default_scope
+
+from mmwsss.datasets import (COCOImageLevelDataset, PseudoLabelDataset,
+                             SyntheticPseudoLabelDataset, SyntheticVOCDataset,
+                             VOCImageLevelDataset, make_synthetic_voc)
+from mmwsss.datasets.synthetic import render_sample
+from mmwsss.registry import TRANSFORMS
+from mmwsss.utils.io import load_label_png, save_label_png
+
+init_default_scope('mmwsss')
+PREFIX = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
+
+
+def test_synthetic_is_deterministic_and_varied():
+    img_a, mask_a = render_sample(5, size=64, seed=0)
+    img_b, mask_b = render_sample(5, size=64, seed=0)
+    img_c, _ = render_sample(6, size=64, seed=0)
+    assert np.array_equal(img_a, img_b) and np.array_equal(mask_a, mask_b)
+    assert not np.array_equal(img_a, img_c)
+    counts = [len(set(np.unique(render_sample(i, 64)[1]).tolist()) - {0}) for i in range(40)]
+    assert min(counts) >= 1 and max(counts) <= 3 and len(set(counts)) > 1
+
+
+def test_synthetic_objects_have_class_specific_colour():
+    """Each class's pixels have a distinct mean colour: the set is learnable, not noise."""
+    means = {c: [] for c in range(1, 6)}
+    for i in range(60):
+        img, mask = render_sample(i, 64)
+        for c in range(1, 6):
+            if (mask == c).sum() > 30:
+                means[c].append(img[mask == c].mean(0))
+    centres = np.array([np.mean(means[c], 0) for c in range(1, 6)])
+    dists = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    assert dists[~np.eye(5, dtype=bool)].min() > 20
+
+
+def test_tiny_voc_layout_and_labels(tiny_voc):
+    names = open(osp.join(tiny_voc, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+    labels = json.load(open(osp.join(tiny_voc, 'cls_labels.json')))
+    assert len(names) == 24
+    for n in names[:5]:
+        mask = load_label_png(osp.join(tiny_voc, 'SegmentationClassAug', n + '.png'))
+        assert labels[n] == sorted(set(np.unique(mask).tolist()) - {0})
+
+
+def test_dataset_labels_from_file_and_from_masks_agree(tiny_voc):
+    from_file = SyntheticVOCDataset(data_root=tiny_voc, data_prefix=PREFIX,
+                                    img_labels_file='cls_labels.json', pipeline=[])
+    from_masks = SyntheticVOCDataset(data_root=tiny_voc, data_prefix=PREFIX, pipeline=[
+        dict(type='LoadAnnotations'), dict(type='LoadImageLevelLabels')])
+    for i in range(5):
+        assert from_file.get_data_info(i)['img_labels'] == from_masks[i]['img_labels']
+
+
+def test_pack_cam_inputs(tiny_voc):
+    ds = SyntheticVOCDataset(data_root=tiny_voc, data_prefix=PREFIX,
+                             img_labels_file='cls_labels.json', pipeline=[
+                                 dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                                 dict(type='LoadImageLevelLabels'), dict(type='PackCAMInputs')])
+    item = ds[0]
+    sample = item['data_samples']
+    assert item['inputs'].shape == (3, 64, 64)
+    assert sample.gt_img_labels.tolist() == ds.get_data_info(0)['img_labels']
+    assert sample.gt_sem_seg.data.shape == (1, 64, 64)
+
+
+def test_missing_mask_and_bad_labels_are_named(tiny_voc, tmp_path):
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    os.remove(osp.join(root, 'SegmentationClassAug', 'syn_train_00003.png'))
+    with pytest.raises(FileNotFoundError, match='syn_train_00003.png'):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX)
+    # image-level-only data is fine without masks
+    SyntheticVOCDataset(data_root=root, data_prefix=dict(img_path='JPEGImages'),
+                        img_labels_file='cls_labels.json', require_masks=False)
+    labels = json.load(open(osp.join(root, 'cls_labels.json')))
+    labels['syn_train_00001'] = [7]  # no class 7 in the synthetic set
+    json.dump(labels, open(osp.join(root, 'cls_labels.json'), 'w'))
+    with pytest.raises(ValueError, match=r"syn_train_00001.*\[7\]"):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='cls_labels.json')
+    with pytest.raises(FileNotFoundError, match='nope.json'):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='nope.json')
+
+
+def test_load_image_level_labels_needs_a_source():
+    t = TRANSFORMS.build(dict(type='LoadImageLevelLabels'))
+    assert t.transform(dict(gt_seg_map=np.array([[0, 2], [255, 2]])))['img_labels'] == [2]
+    with pytest.raises(KeyError, match='x.jpg'):
+        t.transform(dict(img_path='x.jpg'))
+
+
+def test_pseudo_label_dataset_reads_label_folder_and_names_missing(tiny_voc, tmp_path):
+    labels = tmp_path / 'labels'
+    names = open(osp.join(tiny_voc, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+    for n in names:
+        save_label_png(np.full((64, 64), 1, np.uint8), str(labels / (n + '.png')))
+    ds = SyntheticPseudoLabelDataset(
+        data_root=tiny_voc, data_prefix=dict(img_path='JPEGImages', seg_map_path=str(labels)))
+    assert ds.get_data_info(0)['seg_map_path'].startswith(str(labels))
+    os.remove(labels / (names[2] + '.png'))
+    with pytest.raises(FileNotFoundError, match=names[2]):
+        PseudoLabelDataset(data_root=tiny_voc,
+                           data_prefix=dict(img_path='JPEGImages', seg_map_path=str(labels)))
+    with pytest.raises(FileNotFoundError, match='tools/make_pseudo_labels.py'):
+        PseudoLabelDataset(data_root=tiny_voc,
+                           data_prefix=dict(img_path='JPEGImages', seg_map_path='no_such_dir'))
+
+
+def test_voc_and_coco_classes():
+    assert len(VOCImageLevelDataset.METAINFO['classes']) == 21
+    assert len(COCOImageLevelDataset.METAINFO['classes']) == 81
+
+
+def _coco_fixture(root):
+    """Two 20×20 images: one with a big cat (id 17), a small dog (id 18) on it, a crowd
+    region; one without annotations."""
+    os.makedirs(osp.join(root, 'annotations'))
+    os.makedirs(osp.join(root, 'train2014'))
+    import cv2
+    for name in ('COCO_train2014_000000000001', 'COCO_train2014_000000000002'):
+        cv2.imwrite(osp.join(root, 'train2014', name + '.jpg'), np.zeros((20, 20, 3), np.uint8))
+    poly = lambda x0, y0, x1, y1: [[x0, y0, x1, y0, x1, y1, x0, y1]]  # noqa: E731
+    cats = [dict(id=i, name=f'c{i}') for i in (1, 17, 18, 90)]  # ids are sparse in COCO
+    anns = [
+        dict(id=1, image_id=1, category_id=17, segmentation=poly(0, 0, 15, 15), area=225, iscrowd=0, bbox=[0, 0, 15, 15]),
+        dict(id=2, image_id=1, category_id=18, segmentation=poly(5, 5, 10, 10), area=25, iscrowd=0, bbox=[5, 5, 5, 5]),
+        dict(id=3, image_id=1, category_id=1, segmentation=dict(counts=[380, 20], size=[20, 20]), area=20, iscrowd=1, bbox=[19, 0, 1, 20]),
+    ]
+    imgs = [dict(id=i, file_name=f'COCO_train2014_00000000000{i}.jpg', height=20, width=20)
+            for i in (1, 2)]
+    json.dump(dict(images=imgs, annotations=anns, categories=cats),
+              open(osp.join(root, 'annotations', 'instances_train2014.json'), 'w'))
+
+
+def test_coco_to_semantic_and_dataset(tmp_path):
+    from mmwsss.datasets.converters import coco_to_semantic
+    root = str(tmp_path / 'coco')
+    _coco_fixture(root)
+    assert coco_to_semantic(root, 'train2014') == 1  # the image without annotations is left out
+    mask = load_label_png(osp.join(root, 'SegmentationClass/train2014/COCO_train2014_000000000001.png'))
+    # category ids (1, 17, 18, 90) -> labels (1, 2, 3, 4); the small dog is painted over the cat
+    assert mask[2, 2] == 2 and mask[7, 7] == 3 and mask[18, 5] == 0
+    assert (mask[:, 19] == 255).all()  # crowd column
+    ds = COCOImageLevelDataset(data_root=root, data_prefix=dict(
+        img_path='train2014', seg_map_path='SegmentationClass/train2014'),
+        pipeline=[dict(type='LoadAnnotations'), dict(type='LoadImageLevelLabels')])
+    assert len(ds) == 1 and ds[0]['img_labels'] == [2, 3]
+
+
+def test_make_image_labels_matches_masks(tiny_voc, tmp_path):
+    from mmwsss.datasets.converters import write_image_labels
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    labels = write_image_labels(root, 'ImageSets/Segmentation/train_aug.txt',
+                                'SegmentationClassAug', 'labels2.json')
+    assert labels == {k: v for k, v in json.load(open(osp.join(root, 'cls_labels.json'))).items()
+                      if k in labels}
+    assert json.load(open(osp.join(root, 'labels2.json'))) == labels

@@ -1,0 +1,96 @@
+"""Label writing: values, resume, atomicity, bad inputs, sharding over ranks."""
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import CAM_CFG, ROOT, as_cli, load_cfg, run_tool, tiny_overrides
+from mmwsss.apis import generate_pseudo_labels
+from mmwsss.utils.io import load_label_png
+
+
+def _names(root):
+    return open(osp.join(root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+
+
+def _cfg(root, ckpt, **gen):
+    cfg = load_cfg(CAM_CFG, tiny_overrides(root))
+    cfg.label_generator.checkpoint = ckpt
+    cfg.label_generator.update(gen)
+    return cfg
+
+
+def test_labels_are_written_with_only_present_classes(tiny_voc, tiny_cam, tmp_path):
+    out = str(tmp_path / 'labels')
+    report = generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.0), out,
+                                    num_workers=0, overlay_dir=str(tmp_path / 'ov'),
+                                    num_overlays=3)
+    names = _names(tiny_voc)
+    labels = json.load(open(osp.join(tiny_voc, 'cls_labels.json')))
+    assert report['written'] == len(names) and report['failed'] == 0
+    for n in names:
+        lab = load_label_png(osp.join(out, n + '.png'))
+        assert lab.shape == (64, 64)
+        assert set(np.unique(lab).tolist()) <= set(labels[n]) | {0}
+    # threshold 0: every pixel with any activation of a present class is foreground
+    assert any((load_label_png(osp.join(out, n + '.png')) > 0).any() for n in names)
+    assert not [f for f in os.listdir(out) if f.startswith('.tmp-')]
+    assert len(os.listdir(tmp_path / 'ov')) == 3
+
+
+def test_rerun_resumes_and_keeps_finished_files(tiny_voc, tiny_cam, tmp_path):
+    out = str(tmp_path / 'labels')
+    cfg = _cfg(tiny_voc, tiny_cam[1])
+    generate_pseudo_labels(cfg, out, num_workers=0)
+    names = _names(tiny_voc)
+    keep = osp.join(out, names[0] + '.png')
+    os.utime(keep, (1, 1))  # mark: a re-run must not rewrite it
+    os.remove(osp.join(out, names[5] + '.png'))  # as if interrupted before this one
+    report = generate_pseudo_labels(cfg, out, num_workers=0)
+    assert report['written'] == 1 and report['skipped_existing'] == len(names) - 1
+    assert os.stat(keep).st_mtime == 1
+    assert osp.isfile(osp.join(out, names[5] + '.png'))
+
+
+def test_corrupt_image_is_reported_and_skipped(tiny_voc, tiny_cam, tmp_path):
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    bad = _names(root)[4]
+    with open(osp.join(root, 'JPEGImages', bad + '.jpg'), 'wb') as f:
+        f.write(b'not a jpeg at all')
+    out = str(tmp_path / 'labels')
+    report = generate_pseudo_labels(_cfg(root, tiny_cam[1]), out, num_workers=0)
+    assert report['failed'] == 1 and report['written'] == len(_names(root)) - 1
+    assert bad in report['failures'][0]['img_path']
+    assert not osp.exists(osp.join(out, bad + '.png'))
+    assert json.load(open(osp.join(out, 'report.json')))['failed'] == 1
+
+
+def test_missing_checkpoint_is_a_clear_error(tiny_voc, tmp_path):
+    with pytest.raises(FileNotFoundError, match='no_such.pth'):
+        generate_pseudo_labels(_cfg(tiny_voc, str(tmp_path / 'no_such.pth')), str(tmp_path / 'o'),
+                               num_workers=0)
+
+
+def test_two_ranks_shard_the_images(tiny_voc, tiny_cam, tmp_path):
+    out = str(tmp_path / 'labels')
+    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
+                    'tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out', out,
+                    '--launcher', 'pytorch', '--num-workers', '0',
+                    *as_cli(tiny_overrides(tiny_voc)))
+    report = json.load(open(osp.join(out, 'report.json')))
+    names = _names(tiny_voc)
+    assert report['written'] == len(names) and report['failed'] == 0
+    assert sorted(r['written'] for r in report['ranks']) == [len(names) // 2] * 2
+    assert sorted(f[:-4] for f in os.listdir(out) if f.endswith('.png')) == sorted(names)
+
+
+def test_eval_labels_tool_scores_ground_truth_as_perfect(tiny_voc, tmp_path):
+    metrics = str(tmp_path / 'm.json')
+    run_tool('tools/eval_labels.py', osp.join(tiny_voc, 'SegmentationClassAug'), CAM_CFG,
+             '--out-metrics', metrics, *as_cli(tiny_overrides(tiny_voc)))
+    m = json.load(open(metrics))
+    assert m['mIoU'] == pytest.approx(100.0) and m['labelled'] == pytest.approx(100.0)

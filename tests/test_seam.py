@@ -1,0 +1,212 @@
+"""SEAM parts against hand computations: PCM, ER, ECR, min loss, transform, gradients."""
+import struct
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+from mmseg.structures import SegDataSample
+
+from mmwsss.models.necks import PCMNeck
+from mmwsss.models.utils import keep_argmax_foreground, min_max_norm
+from mmwsss.registry import MODELS
+
+init_default_scope('mmwsss')
+
+
+def test_pcm_matches_hand_computation():
+    torch.manual_seed(0)
+    pcm = PCMNeck(in_channels=(3, 4), in_index=(0, 1), feat_channels=(2, 2), out_channels=5)
+    feats = [torch.randn(1, 3, 3, 2), torch.randn(1, 4, 3, 2)]
+    img = torch.randn(1, 3, 3, 2)  # already at feature size: resize is the identity
+    cams = torch.rand(1, 4, 3, 2)
+    out = pcm(cams, feats, img)
+    # independent: per pixel embeddings, explicit double loop over pixel pairs
+    w0, w1, w9 = (pcm.taps[0].weight[:, :, 0, 0], pcm.taps[1].weight[:, :, 0, 0],
+                  pcm.f9.weight[:, :, 0, 0])
+    pix = [(y, x) for y in range(3) for x in range(2)]
+    emb = []
+    for y, x in pix:
+        v = torch.cat([img[0, :, y, x], torch.relu(w0 @ feats[0][0, :, y, x]),
+                       torch.relu(w1 @ feats[1][0, :, y, x])])
+        e = w9 @ v
+        emb.append(e / (e.norm() + 1e-5))
+    aff = torch.tensor([[max(0.0, float(emb[i] @ emb[j])) for j in range(6)] for i in range(6)])
+    aff = aff / (aff.sum(0, keepdim=True) + 1e-5)  # columns sum to one
+    flat = cams[0].reshape(4, 6)
+    expected = (flat @ aff).reshape(1, 4, 3, 2)
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_pcm_input_keeps_only_top_class_and_bg_is_one_minus_max():
+    raw = torch.tensor([[[[2.0, 0.0]], [[1.0, 3.0]]]])  # (1, 2 classes, 1, 2)
+    prepared = PCMNeck.prepare_cams(raw)
+    # per-class max-norm: class1 -> [1, 0], class2 -> [1/3, 1]; top class per pixel kept
+    assert torch.allclose(prepared[0, 1, 0], torch.tensor([1.0, 0.0]), atol=1e-4)
+    assert torch.allclose(prepared[0, 2, 0], torch.tensor([0.0, 1.0]), atol=1e-4)
+    assert torch.allclose(prepared[0, 0, 0], torch.tensor([0.0, 0.0]), atol=1e-4)
+
+
+def test_er_loss_by_hand():
+    er = MODELS.build(dict(type='EquivariantRegularizationLoss'))
+    cam1 = torch.zeros(1, 3, 2, 2)
+    cam2 = torch.zeros(1, 3, 2, 2)
+    cam1[0, 0] = 5  # background channel is ignored
+    cam1[0, 1, 0, 0] = 0.8
+    cam2[0, 2, 1, 1] = 0.4
+    assert torch.isclose(er(cam1, cam2), torch.tensor((0.8 + 0.4) / 8))
+
+
+def test_ecr_loss_by_hand():
+    ecr = MODELS.build(dict(type='EquivariantCrossRegularizationLoss', topk_ratio=0.5))
+    cam = torch.tensor([[[[0.2, 0.9]], [[0.7, 0.1]], [[0.5, 0.3]]]])  # (1, bg+2, 1, 2)
+    refined = torch.zeros_like(cam)
+    # target: max_onehot(cam) zeroes fg entries below the pixel's fg max
+    target = torch.tensor([[[[0.2, 0.9]], [[0.7, 0.0]], [[0.0, 0.3]]]])
+    assert torch.equal(keep_argmax_foreground(cam), target)
+    # |target - 0| has 6 entries; top half: 0.9, 0.7, 0.3 -> mean 0.6333; both directions
+    assert torch.isclose(ecr(cam, cam, refined, refined), torch.tensor(2 * (0.9 + 0.7 + 0.3) / 3))
+
+
+def test_min_loss_by_hand():
+    loss = MODELS.build(dict(type='AdaptiveMinPoolingLoss'))
+    fg = torch.tensor([[[[0.1, 0.5], [-0.3, 0.9]], [[0.2, 0.0], [0.0, 0.0]]]])  # (1, 2, 2, 2)
+    # per-pixel max: [0.2, 0.5, 0.0, 0.9]; lowest quarter (k=1): 0.0 -> relu -> 0
+    assert loss(fg) == 0
+    fg[0, 0, 1, 0] = 0.05
+    assert torch.isclose(loss(fg), torch.tensor(0.05))
+
+
+def test_min_max_norm_matches_seam():
+    x = torch.tensor([[[[1.0, 3.0], [2.0, -1.0]]]])
+    # relu -> [1, 3, 2, 0]; min 0, max 3 -> relu(x - 1e-5) / (3 + 1e-5)
+    expected = torch.relu(torch.tensor([1.0, 3, 2, 0]) - 1e-5) / (3 + 1e-5)
+    assert torch.allclose(min_max_norm(x).flatten(), expected)
+
+
+def test_rescale_round_trip_is_exact_on_linear_images():
+    t = MODELS.build(dict(type='RescaleTransform', scale=0.5))
+    ramp = torch.linspace(0, 1, 9).view(1, 1, 1, 9).expand(1, 2, 9, 9)
+    small = t(ramp)
+    assert small.shape[-2:] == (4, 4)
+    assert torch.allclose(small[0, 0, 0], torch.linspace(0, 1, 4), atol=1e-6)
+    back = F.interpolate(small, size=(9, 9), mode='bilinear', align_corners=True)
+    assert torch.allclose(back, ramp, atol=1e-5)
+
+
+def _sample(labels):
+    ds = SegDataSample(metainfo=dict(ori_shape=(32, 32), img_shape=(32, 32)))
+    ds.set_field(torch.tensor(labels), 'gt_img_labels')
+    return ds
+
+
+def _tiny_seam():
+    return MODELS.build(dict(
+        type='EquivariantCAMClassifier',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
+        backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8,
+                      out_indices=(1, 2, 3), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                      contract_dilation=True),
+        head=dict(type='CAMHead', in_channels=64, num_classes=3),
+        cam_neck=dict(type='PCMNeck', in_channels=(16, 32), feat_channels=(4, 8),
+                      out_channels=12)))
+
+
+def _grad_sum(p):
+    return 0.0 if p.grad is None else float(p.grad.abs().sum())
+
+
+def test_seam_losses_and_gradient_paths():
+    torch.manual_seed(0)
+    model = _tiny_seam()
+    losses = model.loss(torch.rand(2, 3, 32, 32), [_sample([1]), _sample([2, 3])])
+    assert set(losses) >= {'loss_cls', 'loss_er', 'loss_ecr', 'loss_min'}
+    backbone_w = model.backbone.layer2[0].conv1.weight
+    # ECR trains PCM only: PCM reads detached features and detached CAMs
+    model.zero_grad()
+    losses['loss_ecr'].backward(retain_graph=True)
+    assert _grad_sum(model.cam_neck.f9.weight) > 0
+    assert _grad_sum(backbone_w) == 0 and _grad_sum(model.head.classifier.weight) == 0
+    # ER trains the CAM path (head and backbone), never PCM
+    model.zero_grad()
+    losses['loss_er'].backward(retain_graph=True)
+    assert _grad_sum(backbone_w) > 0 and _grad_sum(model.head.classifier.weight) > 0
+    assert _grad_sum(model.cam_neck.f9.weight) == 0
+
+
+def test_seam_inference_uses_pcm_refined_cams():
+    model = _tiny_seam().eval()
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        feats = model.extract_feat(x)
+        raw = model.head(feats)
+        refined = model.cam_neck.refine(raw, feats, x)[:, 1:]
+        assert torch.allclose(model.cams_for_inference(x), refined)
+        out = model.predict(x, [_sample([1, 2])])[0]
+    assert out.pred_cam.data.shape == (3, 32, 32) and out.pred_cam.data[2].sum() == 0
+
+
+def test_resnet38d_frozen_parts_get_no_gradient():
+    from mmwsss.models.backbones import ResNet38d
+    net = ResNet38d(out_indices=(1, 2, 3)).train()
+    assert not net.bn7.training  # BN kept in eval mode
+    outs = net(torch.rand(1, 3, 24, 24))
+    assert [o.shape[1] for o in outs] == [512, 1024, 4096] and outs[0].shape[-1] == 3
+    outs[-1].mean().backward()
+    assert net.conv1a.weight.grad is None and net.b2_2.conv_branch2a.weight.grad is None
+    assert net.bn7.weight.grad is None
+    assert net.b3.conv_branch2a.weight.grad is not None
+
+
+def _write_params(path, arrays, legacy=False):
+    """A test writer of MXNet's NDArray-list format (V2, or the pre-magic legacy layout)."""
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<QQQ', 0x112, 0, len(arrays)))
+        for arr in arrays.values():
+            arr = np.ascontiguousarray(arr, np.float32)
+            if legacy:
+                f.write(struct.pack('<I', arr.ndim) + struct.pack(f'<{arr.ndim}I', *arr.shape))
+            else:
+                f.write(struct.pack('<Iii', 0xF993FAC9, 0, arr.ndim) +
+                        struct.pack(f'<{arr.ndim}q', *arr.shape))
+            f.write(struct.pack('<iii', 1, 0, 0) + arr.tobytes())
+        f.write(struct.pack('<Q', len(arrays)))
+        for name in arrays:
+            f.write(struct.pack('<Q', len(name)) + name.encode())
+
+
+def _mxnet_name(torch_key):
+    """Inverse of the converter's naming, written independently for the test."""
+    mod, _, param = torch_key.rpartition('.')
+    if mod == 'conv1a':
+        return 'arg:conv1a_weight'
+    bn = {'weight': 'gamma', 'bias': 'beta', 'running_mean': 'moving_mean',
+          'running_var': 'moving_var'}
+    if mod == 'bn7':
+        return ('aux:' if 'running' in param else 'arg:') + f'bn7_{bn[param]}'
+    block, layer = mod.split('.')
+    stage, _, idx = block[1:].partition('_')
+    blk = f'{stage}a' if not idx else f'{stage}b{idx}'
+    if layer.startswith('conv'):
+        return f'arg:res{blk}_{layer[5:]}_weight'
+    return ('aux:' if 'running' in param else 'arg:') + f'bn{blk}_{layer[3:]}_{bn[param]}'
+
+
+@pytest.mark.parametrize('legacy', [False, True])
+def test_resnet38d_mxnet_conversion_round_trip(tmp_path, legacy):
+    from mmwsss.models.backbones import ResNet38d
+    from mmwsss.models.backbones.resnet38d_weights import convert_resnet38d_mxnet
+    ref = ResNet38d()
+    state = {k: v for k, v in ref.state_dict().items() if 'num_batches' not in k}
+    arrays = {_mxnet_name(k): torch.randn_like(v.float()).numpy() for k, v in state.items()}
+    arrays['arg:linear1000_weight'] = np.zeros((2, 2), np.float32)  # classifier: dropped
+    path = str(tmp_path / 'r38.params')
+    _write_params(path, arrays, legacy)
+    converted = convert_resnet38d_mxnet(path)
+    net = ResNet38d()
+    net.load_state_dict(converted, strict=True)
+    for k in state:
+        assert np.array_equal(net.state_dict()[k].numpy(), arrays[_mxnet_name(k)]), k
+    with pytest.raises(FileNotFoundError, match='ilsvrc-cls_rna-a1_cls1000_ep-0001.params'):
+        convert_resnet38d_mxnet(str(tmp_path / 'missing.params'))

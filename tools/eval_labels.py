@@ -1,0 +1,40 @@
+"""mIoU of a label folder (pseudo-labels) against the masks of a config's dataset split.
+
+    python tools/eval_labels.py LABEL_DIR CONFIG [--out-metrics M.json]
+
+The split is the config's ``pseudo_label_dataloader`` dataset (train, as WSSS papers report).
+"""
+import argparse
+
+from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+
+from mmwsss.evaluation import evaluate_label_dir
+from mmwsss.registry import DATASETS
+from mmwsss.utils import dump_json_atomic
+
+
+def main():
+    parser = argparse.ArgumentParser(description='mmwsss: evaluate a label folder')
+    parser.add_argument('label_dir')
+    parser.add_argument('config')
+    parser.add_argument('--out-metrics', help='write the metrics to this JSON file')
+    parser.add_argument('--allow-missing', action='store_true',
+                        help='count missing labels as unlabelled instead of failing')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    MMLogger.get_instance('mmwsss', log_level='INFO')
+    init_default_scope(cfg.get('default_scope', 'mmwsss'))
+    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    res = evaluate_label_dir(args.label_dir, dataset, allow_missing=args.allow_missing)
+    print(f'mIoU {res["mIoU"]:.2f}  aAcc {res["aAcc"]:.2f}  labelled {res["labelled"]:.2f}%')
+    if args.out_metrics:
+        dump_json_atomic({k: v for k, v in res.items() if k != 'table'}, args.out_metrics)
+
+
+if __name__ == '__main__':
+    main()
