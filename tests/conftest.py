@@ -7,10 +7,10 @@ import sys
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CAM_CFG = osp.join(ROOT, 'configs/cam/cam_r18-w16_1xb16-1500it_synthetic-96x96.py')
-SEG_GT_CFG = osp.join(ROOT, 'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1500it_synthetic-gt-96x96.py')
+CAM_CFG = osp.join(ROOT, 'configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py')
+SEG_GT_CFG = osp.join(ROOT, 'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-gt-96x96.py')
 SEG_PL_CFG = osp.join(ROOT,
-                      'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1500it_synthetic-pseudo-96x96.py')
+                      'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-pseudo-96x96.py')
 
 
 @pytest.fixture(scope='session')

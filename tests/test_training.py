@@ -42,5 +42,5 @@ def test_test_tool_writes_cam_sweep(tiny_voc, tiny_cam, tmp_path):
              str(tmp_path), '--out-metrics', out, *as_cli(tiny_overrides(tiny_voc)))
     m = json.load(open(out))
     sweep = {k: v for k, v in m.items() if k.startswith('mIoU@')}
-    assert len(sweep) == 60 and m['mIoU'] == max(sweep.values())
+    assert len(sweep) == 100 and m['mIoU'] == max(sweep.values())
     assert m[f"mIoU@{m['bg_threshold']:.2f}"] == m['mIoU']

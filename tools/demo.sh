@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=$(realpath -m "${1:-work_dirs/demo}")
-PY=${PYTHON:-python}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 DATA=data/synthetic_voc
-CAM_CFG=configs/cam/cam_r18-w16_1xb16-1500it_synthetic-96x96.py
-SEG_GT_CFG=configs/deeplabv2/deeplabv2_r18-w16_1xb16-1500it_synthetic-gt-96x96.py
-SEG_PL_CFG=configs/deeplabv2/deeplabv2_r18-w16_1xb16-1500it_synthetic-pseudo-96x96.py
+CAM_CFG=configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py
+SEG_GT_CFG=configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-gt-96x96.py
+SEG_PL_CFG=configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-pseudo-96x96.py
 mkdir -p "$WORK"
 step() { echo; echo "==== $* ===="; }
 last_ckpt() { cat "$1/last_checkpoint"; }

@@ -31,7 +31,8 @@ def main():
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
     res = evaluate_label_dir(args.label_dir, dataset, allow_missing=args.allow_missing)
-    print(f'mIoU {res["mIoU"]:.2f}  aAcc {res["aAcc"]:.2f}  labelled {res["labelled"]:.2f}%')
+    print(f'mIoU {res["mIoU"]:.2f}  boundary F {res["mBF"]:.2f}  aAcc {res["aAcc"]:.2f}  '
+          f'labelled {res["labelled"]:.2f}%')
     if args.out_metrics:
         dump_json_atomic({k: v for k, v in res.items() if k != 'table'}, args.out_metrics)
 

@@ -37,6 +37,9 @@ def main():
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = check_file(args.checkpoint, 'checkpoint to test')
     if args.split == 'train':
+        if 'pseudo_label_dataloader' not in cfg:
+            raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '
+                           'CAM / label-generator configs')
         cfg.test_dataloader = cfg.pseudo_label_dataloader
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)

@@ -174,6 +174,7 @@ def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int) ->
     for ds, label, cam in zip(samples, labels, cams or [None] * len(labels)):
         if n >= budget:
             break
-        save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir)
+        gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
+        save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir, gt)
         n += 1
     return n

@@ -27,3 +27,13 @@ def demo_table(work_dir: str) -> str:
     lines += [f'| {name} | {value:.2f} |' for name, value in rows]
     lines.append(f'| WSSS / fully-supervised | {wsss["mIoU"] / max(full["mIoU"], 1e-9):.3f} |')
     return '\n'.join(lines)
+
+
+def cam_methods_table(results: Dict[str, Dict]) -> str:
+    """Markdown table of CAM metrics (``tools/test.py --split train`` output) per method."""
+    lines = ['| method | CAM mIoU (%) | best bg threshold | boundary F (%) |',
+             '|---|---|---|---|']
+    for name, m in results.items():
+        bf = f'{m["mBF"]:.2f}' if 'mBF' in m else 'n/a'
+        lines.append(f'| {name} | {m["mIoU"]:.2f} | {m["bg_threshold"]:.2f} | {bf} |')
+    return '\n'.join(lines)

@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from mmwsss.registry import METRICS
+from mmwsss.models.utils import cams_to_label_map
+from .boundary import boundary_counts, boundary_fscore
 from .functional import (default_thresholds, iou_from_confusion, per_class_table,
                          summarize_confusion, sweep_confusions, threshold_sweep_histogram)
 
@@ -22,20 +24,32 @@ class CAMMetric(BaseMetric):
     the best one. Accumulates one small histogram per rank, not per-image arrays, so memory
     does not grow with the dataset.
 
+    With ``boundary_thresholds`` it also reports HFPL's contour quality, the boundary
+    F-score (``mBF@t``, ``evaluation/boundary.py``) of the label maps at those thresholds, and
+    as ``mBF`` at the one nearest the best-mIoU threshold.
+
     Args:
-        thresholds: background scores to sweep; default 0.00..0.59 step 0.01 (SEAM).
+        thresholds: background scores to sweep; default 0.00..0.99 step 0.01 (SEAM sweeps
+            0.00..0.59).
+        boundary_thresholds: thresholds at which to measure the boundary F-score (HFPL's
+            ``contour_fscore.py`` uses 0.25 for SEAM CAMs); None skips it.
+        bound_th: boundary match tolerance as a fraction of the image diagonal.
         ignore_index: ground-truth value left out.
     """
     default_prefix: Optional[str] = None
 
     def __init__(self,
                  thresholds: Optional[Sequence[float]] = None,
+                 boundary_thresholds: Optional[Sequence[float]] = None,
+                 bound_th: float = 0.008,
                  ignore_index: int = 255,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.thresholds = torch.tensor(sorted(thresholds or default_thresholds()),
                                        dtype=torch.float32)
+        self.boundary_thresholds = list(boundary_thresholds or [])
+        self.bound_th = bound_th
         self.ignore_index = ignore_index
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
@@ -45,15 +59,22 @@ class CAMMetric(BaseMetric):
             if cam.shape[-2:] != gt.shape[-2:]:
                 raise ValueError(f'{ds.get("img_path")}: CAM size {tuple(cam.shape[-2:])} differs '
                                  f'from mask size {tuple(gt.shape[-2:])}')
-            hist = threshold_sweep_histogram(cam, gt, self.thresholds, self.ignore_index)
-            if self.results:
-                self.results[0] += hist
+            part = dict(hist=threshold_sweep_histogram(cam, gt, self.thresholds,
+                                                       self.ignore_index))
+            if self.boundary_thresholds:
+                part['boundary'] = np.stack([
+                    boundary_counts(cams_to_label_map(cam, t).cpu().numpy(), gt.cpu().numpy(),
+                                    cam.shape[0] + 1, self.bound_th)
+                    for t in self.boundary_thresholds])
+            if self.results:  # one running sum per rank: memory does not grow
+                for k, v in part.items():
+                    self.results[0][k] += v
             else:
-                self.results.append(hist)
+                self.results.append(part)
 
-    def compute_metrics(self, results: List[torch.Tensor]) -> Dict[str, float]:
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
-        confs = sweep_confusions(sum(results))
+        confs = sweep_confusions(sum(r['hist'] for r in results))
         mious = np.nanmean(iou_from_confusion(confs).numpy(), axis=1)
         best = int(np.nanargmax(mious))
         class_names = self.dataset_meta['classes']
@@ -68,4 +89,13 @@ class CAMMetric(BaseMetric):
                        bg_threshold=round(float(self.thresholds[best]), 2))
         for t, m in zip(self.thresholds.tolist(), mious):
             metrics[f'mIoU@{t:.2f}'] = round(float(m) * 100, 2)
+        if self.boundary_thresholds:
+            counts = sum(r['boundary'] for r in results)
+            bfs = [boundary_fscore(c)['mBF'] for c in counts]
+            for t, bf in zip(self.boundary_thresholds, bfs):
+                metrics[f'mBF@{t:.2f}'] = round(bf, 2)
+            # at the boundary threshold nearest the best-mIoU one
+            nearest = int(np.argmin([abs(t - metrics['bg_threshold'])
+                                     for t in self.boundary_thresholds]))
+            metrics['mBF'] = round(bfs[nearest], 2)
         return metrics

@@ -94,5 +94,6 @@ def per_class_table(iou: torch.Tensor, class_names: Sequence[str],
 
 
 def default_thresholds() -> List[float]:
-    """0.00 to 0.59 in steps of 0.01, the sweep of SEAM's evaluation.py."""
-    return [round(i / 100, 2) for i in range(60)]
+    """0.00 to 0.99 in steps of 0.01: SEAM's evaluation.py sweeps 0.00-0.59, extended because
+    a CAM method's best threshold can lie above 0.6 (one histogram serves all, so it is free)."""
+    return [round(i / 100, 2) for i in range(100)]

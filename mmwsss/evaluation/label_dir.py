@@ -2,24 +2,29 @@
 import os.path as osp
 from typing import Dict
 
+import numpy as np
 import torch
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from mmwsss.utils.io import load_label_png
+from .boundary import boundary_counts, boundary_fscore
 from .functional import confusion_matrix, iou_from_confusion, per_class_table, summarize_confusion
 
 
 def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
                        allow_missing: bool = False) -> Dict:
-    """Confusion-matrix mIoU of ``label_dir/<image id>.png`` over ``dataset``'s split.
+    """Confusion-matrix mIoU and boundary F-score of ``label_dir/<image id>.png`` over
+    ``dataset``'s split.
 
     A missing label is an error listing how many and which (``allow_missing`` counts
     them as all-ignore instead, i.e. every pixel a miss). Returns ``mIoU``, ``aAcc``,
-    ``labelled`` (percent of pixels not 255), per-class ``IoU`` and the text ``table``.
+    ``labelled`` (percent of pixels not 255), ``mBF`` (mean boundary F over foreground
+    classes), per-class ``IoU`` and the text ``table``.
     """
     num_classes = len(dataset.metainfo['classes'])
     conf = torch.zeros(num_classes, num_classes + 1, dtype=torch.int64)
+    bf_counts = np.zeros((num_classes, 4))
     missing = []
     progress = ProgressBar(len(dataset))
     for i in range(len(dataset)):
@@ -38,13 +43,16 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
                 raise ValueError(f'{path}: size {tuple(pred.shape)} differs from mask '
                                  f'{info["seg_map_path"]} {gt.shape}')
         conf += confusion_matrix(pred, torch.from_numpy(gt), num_classes, ignore_index)
+        bf_counts += boundary_counts(pred.numpy(), gt, num_classes)
         progress.update()
     if missing and not allow_missing:
         raise FileNotFoundError(f'{len(missing)} of {len(dataset)} labels missing in {label_dir}, '
                                 f'e.g. {missing[:3]}')
     iou = iou_from_confusion(conf)
     out = summarize_confusion(conf)
+    bf = boundary_fscore(bf_counts)
     out.update(IoU=dict(zip(dataset.metainfo['classes'], iou.tolist())), missing=len(missing),
-               table=per_class_table(iou, dataset.metainfo['classes']))
+               mBF=bf['mBF'],
+               table=per_class_table(iou, dataset.metainfo['classes'], dict(BF=bf['F'])))
     print_log('\n' + out['table'], logger='current')
     return out

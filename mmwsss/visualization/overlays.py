@@ -35,7 +35,8 @@ def label_overlay(img: np.ndarray, label: np.ndarray, palette: Sequence,
 def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[np.ndarray],
                                palette: Sequence, out_dir: str,
                                gt: Optional[np.ndarray] = None) -> str:
-    """Write ``<name>.jpg``: image | label overlay | [gt overlay] | one heatmap per present class.
+    """Write ``<name>.png``: image | label overlay | [true-mask overlay] | one CAM heatmap per
+    present class. Small images are enlarged (nearest) so the panels are readable.
 
     ``cams`` is (C, H, W) normalised CAMs of the foreground classes (absent ones all zero).
     """
@@ -48,7 +49,10 @@ def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[
             panels.append(cam_heatmap(img, cams[c]))
     sep = np.full((img.shape[0], 4, 3), 255, np.uint8)
     row = np.concatenate(sum(([p, sep] for p in panels), [])[:-1], axis=1)
+    zoom = max(1, 256 // img.shape[0])
+    if zoom > 1:
+        row = cv2.resize(row, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
     os.makedirs(out_dir, exist_ok=True)
-    path = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.jpg')
+    path = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
     mmcv.imwrite(row[..., ::-1], path)
     return path

@@ -45,5 +45,6 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_data_prefix,
                  ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
 pseudo_label_dataloader = test_dataloader
-val_evaluator = dict(type='CAMMetric')
+# boundary F-score (HFPL's contour measure) every 0.05 of the background threshold
+val_evaluator = dict(type='CAMMetric', boundary_thresholds=[i / 20 for i in range(1, 12)])
 test_evaluator = val_evaluator

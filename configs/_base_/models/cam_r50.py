@@ -26,6 +26,6 @@ model = dict(
         type='CAMHead',
         in_channels=2048,
         num_classes=20,
-        pooling='gap',
+        pooling=dict(type='gap'),
         loss_cls=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0)),
     test_cfg=dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, bg_threshold=0.15))

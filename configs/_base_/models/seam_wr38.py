@@ -22,7 +22,7 @@ model = dict(
         in_channels=4096,
         num_classes=20,
         in_index=-1,
-        pooling='gap',
+        pooling=dict(type='gap'),
         dropout_ratio=0.5,
         bias=False,
         loss_cls=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0)),

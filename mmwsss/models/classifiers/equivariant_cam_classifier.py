@@ -18,8 +18,11 @@ class EquivariantCAMClassifier(CAMClassifier):
     gives raw CAMs and the ``cam_neck`` (PCM) refines them; both are upsampled to the branch
     input (bilinear, ``align_corners=True``). Losses:
 
-    - the head's own losses on each branch's upsampled CAMs (classification, plus any
-      CAM-level loss configured on the head, e.g. HFPL's), averaged over branches;
+    - the head's losses on each branch's CAMs, averaged over branches: classification on
+      both, the head's extras (importance sampling, CAM-level losses such as HFPL's) on the
+      untransformed branch only, as arvijj/hfpl adds them to SEAM. The head sees CAMs at
+      feature resolution; SEAM pools the bilinearly upsampled map, which differs from it only
+      in how border pixels are weighted;
     - ``loss_min`` (optional): ``AdaptiveMinPoolingLoss`` on the label-masked refined CAMs,
       averaged over branches;
     - ``loss_er``: after min-max normalisation and label masking, the first branch's CAMs are
@@ -46,16 +49,16 @@ class EquivariantCAMClassifier(CAMClassifier):
         self.loss_ecr = MODELS.build(loss_ecr)
         self.loss_min = MODELS.build(loss_min) if loss_min is not None else None
 
-    def _branch(self, img: torch.Tensor, data_samples: List[SegDataSample]):
+    def _branch(self, img: torch.Tensor, data_samples: List[SegDataSample], main: bool):
         """Raw CAMs with a zero background channel, refined CAMs (both at input size), and
         the head's losses."""
         feats = self.extract_feat(img)
         raw = self.head(feats)
         refined = self.cam_neck.refine(raw, feats, img)
+        losses = self.head.loss_by_cams(raw, data_samples, img, with_extras=main)
         size = img.shape[-2:]
         raw = F.interpolate(raw, size=size, mode='bilinear', align_corners=True)
         refined = F.interpolate(refined, size=size, mode='bilinear', align_corners=True)
-        losses = self.head.loss_by_cams(raw, data_samples, img)
         return torch.cat([torch.zeros_like(raw[:, :1]), raw], 1), refined, losses
 
     def loss(self, inputs: torch.Tensor, data_samples: List[SegDataSample]) -> Dict:
@@ -63,9 +66,10 @@ class EquivariantCAMClassifier(CAMClassifier):
         labels = torch.cat([inputs.new_ones(n, 1),
                             multi_hot(data_samples, self.num_classes, inputs.device)], 1)
         labels = labels[..., None, None]
-        cam1, ref1, losses1 = self._branch(inputs, data_samples)
-        cam2, ref2, losses2 = self._branch(self.transform(inputs), data_samples)
-        losses = {k: (losses1[k] + losses2[k]) / 2 for k in losses1}
+        cam1, ref1, losses = self._branch(inputs, data_samples, main=True)
+        cam2, ref2, losses2 = self._branch(self.transform(inputs), data_samples, main=False)
+        for k in losses2:  # shared terms (classification) are averaged over the branches
+            losses[k] = (losses[k] + losses2[k]) / 2
         if self.loss_min is not None:
             losses[self.loss_min.loss_name] = (self.loss_min((ref1 * labels)[:, 1:]) +
                                                self.loss_min((ref2 * labels)[:, 1:])) / 2

@@ -1,4 +1,4 @@
 from .cam_head import CAMHead
-from .pooling import GlobalAvgPooling, build_cam_pooling
+from .pooling import GlobalAvgPooling, ImportanceSamplingPooling, build_cam_pooling
 
-__all__ = ['CAMHead', 'GlobalAvgPooling', 'build_cam_pooling']
+__all__ = ['CAMHead', 'GlobalAvgPooling', 'ImportanceSamplingPooling', 'build_cam_pooling']

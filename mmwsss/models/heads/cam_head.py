@@ -59,19 +59,32 @@ class CAMHead(BaseModule):
         return self.classifier(self.dropout(self.select_feature(feats)))
 
     def pool(self, cams: torch.Tensor) -> torch.Tensor:
-        """Image-level logits (N, C) from CAMs."""
-        return self.pooling(cams)
+        """Deterministic image-level logits (N, C) from CAMs."""
+        return self.pooling.plain(cams)
 
     def loss_by_cams(self, cams: torch.Tensor, data_samples: List[SegDataSample],
-                     inputs: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """Classification loss on pooled CAMs plus every configured CAM-level loss."""
+                     inputs: Optional[torch.Tensor] = None,
+                     with_extras: bool = True) -> Dict[str, torch.Tensor]:
+        """Classification loss on pooled CAMs plus every configured CAM-level loss.
+
+        ``with_extras=False`` uses the plain pooling and no CAM-level losses: siamese methods
+        use it on their transformed branch, as HFPL's code does on SEAM's rescaled branch.
+        """
         targets = multi_hot(data_samples, self.num_classes, cams.device)
-        logits = self.pool(cams)
-        losses = {self.loss_cls.loss_name: self.loss_cls(logits, targets)}
+        logits = self.pooling(cams) if with_extras else self.pool(cams)
+        if logits.dim() == 3:  # several estimates per class, weighted (importance sampling)
+            weights = self.pooling.sample_weights
+            loss = sum(w * self.loss_cls(logits[..., s], targets)
+                       for s, w in enumerate(weights.tolist()) if w > 0)
+            logits = logits[..., 0]
+        else:
+            loss = self.loss_cls(logits, targets)
+        losses = {self.loss_cls.loss_name: loss}
         with torch.no_grad():
             losses['acc_cls'] = ((logits > 0) == (targets > 0.5)).float().mean() * 100
-        for loss in self.loss_cam:
-            losses[loss.loss_name] = loss(cams, inputs, data_samples)
+        if with_extras:
+            for cam_loss in self.loss_cam:
+                losses[cam_loss.loss_name] = cam_loss(cams, inputs, data_samples)
         return losses
 
     def loss(self, feats, data_samples: List[SegDataSample],

@@ -1,6 +1,7 @@
+from .feature_similarity_loss import FeatureSimilarityLoss
 from .multilabel_soft_margin_loss import MultiLabelSoftMarginLoss
 from .seam_losses import (AdaptiveMinPoolingLoss, EquivariantCrossRegularizationLoss,
                           EquivariantRegularizationLoss)
 
-__all__ = ['AdaptiveMinPoolingLoss', 'EquivariantCrossRegularizationLoss',
+__all__ = ['AdaptiveMinPoolingLoss', 'FeatureSimilarityLoss', 'EquivariantCrossRegularizationLoss',
            'EquivariantRegularizationLoss', 'MultiLabelSoftMarginLoss']

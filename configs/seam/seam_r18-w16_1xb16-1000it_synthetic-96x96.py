@@ -1,7 +1,7 @@
 # SEAM on the synthetic set with the CAM baseline's backbone, data and schedule
-# (configs/cam/cam_r18-w16_1xb16-1500it_synthetic-96x96.py), so the two compare directly.
+# (configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py), so the two compare directly.
 # Transform and losses: EquivariantCAMClassifier's defaults, which are SEAM's.
-_base_ = '../cam/cam_r18-w16_1xb16-1500it_synthetic-96x96.py'
+_base_ = '../cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py'
 model = dict(
     type='EquivariantCAMClassifier',
     backbone=dict(out_indices=(1, 2, 3)),  # 32 ch and 64 ch (OS 8) for PCM, 128 ch for the head
