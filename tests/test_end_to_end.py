@@ -15,7 +15,7 @@ def test_whole_pipeline(tiny_voc, tiny_cam, tmp_path):
              osp.join(work, 'pseudo_labels'), '--metrics', osp.join(work, 'cam_metrics.json'),
              '--overlay-dir', osp.join(work, 'overlays'), '--num-overlays', '2',
              '--num-workers', '0', *cam_opts)
-    run_tool('tools/eval_labels.py', osp.join(work, 'pseudo_labels'), CAM_CFG, '--out-metrics',
+    run_tool('tools/eval_labels.py', CAM_CFG, osp.join(work, 'pseudo_labels'), '--out-metrics',
              osp.join(work, 'pseudo_metrics.json'), *cam_opts)
     seg_opts = tiny_overrides(tiny_voc)
     for name, cfg, extra in (

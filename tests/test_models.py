@@ -104,3 +104,18 @@ def test_deeplabv2_head_is_sum_of_dilated_convs():
     # DeepLab-v2 init: N(0, 0.01) weights, zero bias
     w = torch.cat([c.weight.flatten() for c in head.aspp])
     assert 0.005 < w.std() < 0.02 and all(c.bias.abs().sum() == 0 for c in head.aspp)
+
+
+def test_torchvision_imagenet_weights_load_into_the_config_backbone(tmp_path):
+    """The VOC configs' backbones take torchvision ImageNet checkpoints as they are."""
+    import torchvision
+    tv = torchvision.models.resnet18()
+    path = str(tmp_path / 'resnet18-imagenet.pth')
+    torch.save(tv.state_dict(), path)
+    backbone = MODELS.build(dict(type='ResNet', depth=18, strides=(1, 2, 1, 1),
+                                 dilations=(1, 1, 2, 4), contract_dilation=True,
+                                 init_cfg=dict(type='Pretrained', checkpoint=path)))
+    backbone.init_weights()
+    assert torch.equal(backbone.layer3[1].conv2.weight, tv.layer3[1].conv2.weight)
+    assert torch.equal(backbone.layer2[0].downsample[1].running_var,
+                       tv.layer2[0].downsample[1].running_var)

@@ -90,7 +90,7 @@ def test_two_ranks_shard_the_images(tiny_voc, tiny_cam, tmp_path):
 
 def test_eval_labels_tool_scores_ground_truth_as_perfect(tiny_voc, tmp_path):
     metrics = str(tmp_path / 'm.json')
-    run_tool('tools/eval_labels.py', osp.join(tiny_voc, 'SegmentationClassAug'), CAM_CFG,
+    run_tool('tools/eval_labels.py', CAM_CFG, osp.join(tiny_voc, 'SegmentationClassAug'),
              '--out-metrics', metrics, *as_cli(tiny_overrides(tiny_voc)))
     m = json.load(open(metrics))
     assert m['mIoU'] == pytest.approx(100.0) and m['labelled'] == pytest.approx(100.0)

@@ -29,7 +29,7 @@ $PY tools/test.py $CAM_CFG "$CAM_CKPT" --work-dir "$WORK/cam" --split train \
 step "4/7 pseudo-labels at the best threshold, overlays, pseudo-label mIoU"
 $PY tools/make_pseudo_labels.py $CAM_CFG "$CAM_CKPT" --out "$WORK/pseudo_labels" \
     --metrics "$WORK/cam_metrics.json" --overlay-dir "$WORK/overlays" --num-overlays 12
-$PY tools/eval_labels.py "$WORK/pseudo_labels" $CAM_CFG --out-metrics "$WORK/pseudo_metrics.json"
+$PY tools/eval_labels.py $CAM_CFG "$WORK/pseudo_labels" --out-metrics "$WORK/pseudo_metrics.json"
 
 step "5/7 DeepLab-v2 on the pseudo-labels"
 $PY tools/train.py $SEG_PL_CFG --work-dir "$WORK/seg_pseudo" --resume \

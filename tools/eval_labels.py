@@ -1,32 +1,26 @@
 """mIoU of a label folder (pseudo-labels) against the masks of a config's dataset split.
 
-    python tools/eval_labels.py LABEL_DIR CONFIG [--out-metrics M.json]
+    python tools/eval_labels.py CONFIG LABEL_DIR [--out-metrics M.json]
 
 The split is the config's ``pseudo_label_dataloader`` dataset (train, as WSSS papers report).
 """
-import argparse
-
-from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
+from mmwsss.apis.cli import load_tool_config, tool_parser
 from mmwsss.evaluation import evaluate_label_dir
 from mmwsss.registry import DATASETS
 from mmwsss.utils import dump_json_atomic
 
 
 def main():
-    parser = argparse.ArgumentParser(description='mmwsss: evaluate a label folder')
+    parser = tool_parser('mmwsss: evaluate a label folder', launcher=False)
     parser.add_argument('label_dir')
-    parser.add_argument('config')
     parser.add_argument('--out-metrics', help='write the metrics to this JSON file')
     parser.add_argument('--allow-missing', action='store_true',
                         help='count missing labels as unlabelled instead of failing')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     MMLogger.get_instance('mmwsss', log_level='INFO')
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)

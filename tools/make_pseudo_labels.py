@@ -5,20 +5,17 @@
 Re-running skips images whose PNG exists; failures are listed in DIR/report.json.
 Multi-GPU / multi-node: tools/dist_pseudo_labels.sh (one shard of images per rank).
 """
-import argparse
 import json
-import os
 
-from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 
 from mmwsss.apis import generate_pseudo_labels
+from mmwsss.apis.cli import load_tool_config, tool_parser
 from mmwsss.utils import init_distributed
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description='mmwsss: make pseudo-labels')
-    parser.add_argument('config')
+    parser = tool_parser('mmwsss: make pseudo-labels')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='model checkpoint for generators that need one (CAM)')
     parser.add_argument('--out', required=True, help='output label folder')
@@ -27,25 +24,19 @@ def parse_args():
                         "'bg_threshold'")
     parser.add_argument('--overlay-dir', help='write CAM heatmaps and label overlays here')
     parser.add_argument('--num-overlays', type=int, default=8)
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--num-workers', type=int, default=2)
+    parser.add_argument('--batch-size', type=int,
+                        help="images per batch (default: the config's pseudo_label_dataloader)")
+    parser.add_argument('--num-workers', type=int,
+                        help="loader processes (default: the config's pseudo_label_dataloader)")
     parser.add_argument('--crf', action='store_true', help='refine with a dense CRF')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
     parser.add_argument('--backend', default=None, help="torch.distributed backend with CUDA "
                         "(default nccl; without CUDA it is gloo)")
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     init_distributed(args.launcher, args.backend)
     MMLogger.get_instance('mmwsss', log_level='INFO')
     gen = cfg.label_generator
@@ -58,9 +49,12 @@ def main():
         gen.bg_threshold = args.bg_threshold
     if args.crf:
         gen.crf = gen.get('crf') or dict()
-    generate_pseudo_labels(cfg, args.out, gen, batch_size=args.batch_size,
-                           num_workers=args.num_workers, overlay_dir=args.overlay_dir,
-                           num_overlays=args.num_overlays)
+    loader = cfg.pseudo_label_dataloader
+    generate_pseudo_labels(cfg, args.out, gen,
+                           batch_size=args.batch_size or loader.get('batch_size', 1),
+                           num_workers=(args.num_workers if args.num_workers is not None else
+                                        loader.get('num_workers', 2)),
+                           overlay_dir=args.overlay_dir, num_overlays=args.num_overlays)
 
 
 if __name__ == '__main__':

@@ -89,7 +89,8 @@ def generate_pseudo_labels(cfg: Config,
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     rank, world_size = get_dist_info()
     os.makedirs(out_dir, exist_ok=True)
-    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    # test_mode: a sample that fails raises instead of being swapped for another image
+    dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
     palette = dataset.metainfo.get('palette')
     mine = range(rank, len(dataset), world_size)
     todo = [i for i in mine

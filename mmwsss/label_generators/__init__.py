@@ -1,4 +1,5 @@
 from .base import BaseLabelGenerator
 from .cam import CAMLabelGenerator
+from .grounded_sam import GroundedSAMLabelGenerator
 
-__all__ = ['BaseLabelGenerator', 'CAMLabelGenerator']
+__all__ = ['BaseLabelGenerator', 'CAMLabelGenerator', 'GroundedSAMLabelGenerator']

@@ -1,4 +1,6 @@
-# Synthetic set (tools/make_synthetic_voc.py), image-level labels for CAM training.
+# Synthetic set (tools/make_synthetic_voc.py), image-level labels for CAM training: the VOC
+# dataset config with the synthetic set's class, root, sizes and splits.
+_base_ = './voc12aug_cls.py'
 dataset_type = 'SyntheticVOCDataset'
 data_root = 'data/synthetic_voc'
 crop_size = (96, 96)
@@ -12,39 +14,13 @@ train_pipeline = [
          saturation_range=(0.8, 1.2), hue_delta=6),
     dict(type='PackCAMInputs'),
 ]
-# CAM evaluation / pseudo-labelling: original size, masks only for the metric
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='LoadImageLevelLabels'),
-    dict(type='PackCAMInputs'),
-]
-_data_prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='JPEGImages'),
-                 ann_file='ImageSets/Segmentation/train_aug.txt',
-                 img_labels_file='cls_labels.json', require_masks=False,
-                 pipeline=train_pipeline))
-# CAMs are judged on the train split, as WSSS papers do (the segmenter is judged on val)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_data_prefix,
-                 ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_data_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
-pseudo_label_dataloader = test_dataloader
+_dataset = dict(type=dataset_type, data_root=data_root)
+train_dataloader = dict(num_workers=2, dataset=dict(**_dataset, pipeline=train_pipeline))
+# CAMs are judged on the train split (the segmenter on val), as WSSS papers do
+val_dataloader = dict(num_workers=2, dataset=_dataset)
+test_dataloader = dict(num_workers=2, dataset=dict(
+    **_dataset, ann_file='ImageSets/Segmentation/train_aug.txt'))
+pseudo_label_dataloader = dict(num_workers=2, dataset=_dataset)
 # boundary F-score (HFPL's contour measure) every 0.05 of the background threshold
 val_evaluator = dict(type='CAMMetric', boundary_thresholds=[i / 20 for i in range(1, 12)])
 test_evaluator = val_evaluator

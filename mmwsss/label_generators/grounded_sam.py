@@ -1,0 +1,483 @@
+"""Pseudo-labels from Grounding DINO boxes and SAM masks (Grounded-SAM; no training).
+
+For each image: the names (and synonyms) of the classes of its image-level label form a text
+prompt; Grounding DINO (mmdet's ``GroundingDINO``) finds boxes for the prompt's phrases; each
+box prompts SAM for one mask; the masks are merged into a semantic label map. This is the
+pipeline of "An Alternative to WSSS? An Empirical Study of SAM on WSSS" (Sun et al., 2023),
+batched: Grounding DINO runs on all images of a batch together, SAM encodes the batch once and
+decodes the masks of all its boxes together.
+
+Where the reference script (weixuansun/wsss_sam, process_pascal.py) is silent or weak, this
+module decides as follows (see docs/methods/grounded_sam.md):
+
+* A box is kept if its highest token probability over the prompt's phrase tokens beats
+  ``box_threshold``; its phrase is the set of phrases with a token above ``text_threshold``
+  (as the reference's ``get_phrases_from_posmap``), and its class is the class of the highest
+  scoring phrase of that set. Its score is that probability. With the defaults (0.3 > 0.25)
+  every kept box has a phrase, as in the reference.
+* Overlapping masks: the higher detection score wins, then the smaller mask area, then the
+  earlier detection (the reference paints in detection order, so the last box wins).
+* No box passes the thresholds: ``fallback`` = ``'ignore'`` (all 255), ``'background'`` (all 0,
+  the reference's behaviour) or ``'cam'`` (labels of another ``LABEL_GENERATORS`` config,
+  normally a ``CAMLabelGenerator``). An image whose label has no class is all background.
+* Only classes of the image-level label are prompted, so no other class can be labelled.
+"""
+import copy
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmwsss.registry import DATASETS, LABEL_GENERATORS
+from mmwsss.utils.checkpoint import MissingFileError, check_file
+from .base import BaseLabelGenerator
+from .sam_utils import SamBoxPredictor, build_sam, check_sam_checkpoint
+
+# Prompt phrases readable by a text encoder, for class names that are not.
+READABLE_NAMES = {'diningtable': 'dining table', 'pottedplant': 'potted plant',
+                  'tvmonitor': 'tv monitor'}
+# Extra phrases of the reference script (VOC class names only: on COCO, 'bowl' and 'tv' are
+# classes of their own, so these are not applied to COCO's 'dining table' / 'tv').
+EXTRA_PHRASES = {'horse': ['halter', 'saddle'],
+                 'diningtable': ['bowl', 'plate', 'food', 'fruit', 'glass', 'dishes'],
+                 'tvmonitor': ['tv', 'monitor']}
+FALLBACKS = ('ignore', 'background', 'cam')
+PHRASE_SEP = ' . '
+GROUNDING_DINO_ZOO = ('https://download.openmmlab.com/mmdetection/v3.0/grounding_dino/'
+                      'groundingdino_swint_ogc_mmdet-822d7e9d.pth')
+
+
+def default_phrases(name: str) -> List[str]:
+    """The reference script's phrases for a class name: its readable name plus extras."""
+    base = READABLE_NAMES.get(name, name.replace('_', ' '))
+    return [base] + [p for p in EXTRA_PHRASES.get(name, []) if p != base]
+
+
+def build_class_phrases(classes: Sequence[str], prompts: Optional[Dict[str, object]] = None,
+                        default_prompts: bool = True) -> Dict[int, List[str]]:
+    """Phrases of every foreground class, by class index (1-based, as in the labels).
+
+    Args:
+        classes: the dataset's class names, background first.
+        prompts: ``{class name: phrase or [phrases]}``; replaces the phrases of those classes.
+            A name that is not a foreground class is an error.
+        default_prompts: other classes get ``default_phrases`` (else their readable name only).
+    """
+    classes = list(classes)
+    index = {c: i for i, c in enumerate(classes) if i > 0}
+    prompts = dict(prompts or {})
+    unknown = [k for k in prompts if k not in index]
+    if unknown:
+        raise ValueError(f'prompts name classes {unknown} that are not foreground classes of '
+                         f'the dataset ({classes[1:]})')
+    out = {}
+    for i, name in enumerate(classes):
+        if i == 0:
+            continue
+        if name in prompts:
+            phrases = prompts[name]
+            phrases = [phrases] if isinstance(phrases, str) else list(phrases)
+        elif default_prompts:
+            phrases = default_phrases(name)
+        else:
+            phrases = [READABLE_NAMES.get(name, name.replace('_', ' '))]
+        clean = []
+        for p in phrases:
+            p = ' '.join(str(p).split())
+            if not p or '.' in p:
+                raise ValueError(f'prompt phrase {p!r} of class {name!r}: phrases must be '
+                                 "non-empty and must not contain '.', the phrase separator")
+            if p not in clean:
+                clean.append(p)
+        if not clean:
+            raise ValueError(f'class {name!r} has no prompt phrase')
+        out[i] = clean
+    return out
+
+
+def build_caption(present: Sequence[int], class_phrases: Dict[int, List[str]]
+                  ) -> Tuple[str, List[Tuple[int, int]], List[int]]:
+    """Text prompt of an image: the phrases of its present classes joined by ``' . '``.
+
+    Returns:
+        caption, the (start, end) character span of every phrase, the class of every phrase.
+    """
+    caption, spans, phrase_classes = '', [], []
+    for c in sorted(set(int(c) for c in present)):
+        for p in class_phrases[c]:
+            if caption:
+                caption += PHRASE_SEP
+            spans.append((len(caption), len(caption) + len(p)))
+            caption += p
+            phrase_classes.append(c)
+    return (caption + ' .' if caption else caption), spans, phrase_classes
+
+
+def select_detections(token_probs: Tensor, boxes_cxcywh: Tensor, phrase_tokens: Sequence[Tensor],
+                      box_threshold: float, text_threshold: float,
+                      max_detections: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
+    """Boxes of the queries that detect a phrase, best first.
+
+    Args:
+        token_probs: (Q, T) sigmoid of Grounding DINO's query-token logits.
+        boxes_cxcywh: (Q, 4) boxes, normalised cx, cy, w, h.
+        phrase_tokens: per phrase, the indices of its tokens.
+        box_threshold: a query is kept if its best phrase-token probability beats this.
+        text_threshold: a phrase belongs to a query's detected phrase if one of its tokens
+            beats this; the query's phrase is the best of those.
+        max_detections: keep at most this many (highest scores).
+    Returns:
+        xyxy boxes (normalised, n×4), scores (n), phrase index (n).
+    """
+    dev = token_probs.device
+    if not len(phrase_tokens) or not len(token_probs):
+        return (torch.zeros(0, 4, device=dev), torch.zeros(0, device=dev),
+                torch.zeros(0, dtype=torch.long, device=dev))
+    phrase_scores = torch.stack([token_probs[:, t.to(dev)].amax(-1) if len(t) else
+                                 token_probs.new_zeros(len(token_probs))
+                                 for t in phrase_tokens], dim=1)  # (Q, P)
+    in_phrase = phrase_scores > text_threshold
+    masked = phrase_scores.masked_fill(~in_phrase, -1.0)
+    best, phrase = masked.max(-1)  # best phrase among those in the detected phrase
+    box_score = phrase_scores.max(-1).values
+    keep = (box_score > box_threshold) & in_phrase.any(-1)
+    idx = keep.nonzero(as_tuple=True)[0]
+    order = best[idx].argsort(descending=True, stable=True)
+    idx = idx[order][:max_detections] if max_detections else idx[order]
+    cx, cy, w, h = boxes_cxcywh[idx].float().unbind(-1)
+    xyxy = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
+    return xyxy, best[idx], phrase[idx]
+
+
+def merge_instance_masks(masks: Tensor, labels: Tensor, scores: Tensor,
+                         background: int = 0) -> Tensor:
+    """Semantic label map (H×W, long) from instance masks.
+
+    A pixel covered by several masks gets the label of the mask with the higher score; equal
+    scores: the smaller mask (its area in pixels); then the earlier mask. Pixels outside all
+    masks get ``background``.
+
+    Args:
+        masks: (n, H, W) bool. labels: (n,) class indices. scores: (n,) detection scores.
+    """
+    n, h, w = masks.shape
+    out = torch.full((h, w), background, dtype=torch.long, device=masks.device)
+    if n == 0:
+        return out
+    areas = masks.flatten(1).sum(1)
+    # lowest priority first; the last painted mask wins
+    order = torch.arange(n, device=masks.device).flip(0)  # later index = lower priority
+    order = order[areas[order].argsort(descending=True, stable=True)]
+    order = order[scores[order].argsort(stable=True)]
+    labels = labels.to(masks.device).long()
+    for i in order.tolist():  # torch.where: no host sync per mask on CUDA
+        out = torch.where(masks[i], labels[i], out)
+    return out
+
+
+def resolve_classes(classes: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+    """Class names (background first) from a list or a registered dataset type's METAINFO."""
+    if classes is None:
+        raise ValueError('label_generator.classes is not set: give the class names (background '
+                         "first) or a dataset type, e.g. classes='VOCImageLevelDataset'")
+    if isinstance(classes, str):
+        cls = DATASETS.get(classes)
+        if cls is None or 'classes' not in getattr(cls, 'METAINFO', {}):
+            raise KeyError(f'classes={classes!r}: not a registered dataset type with '
+                           'METAINFO classes; give the class names (background first)')
+        classes = cls.METAINFO['classes']
+    classes = tuple(classes)
+    if len(classes) < 2:
+        raise ValueError(f'classes {classes}: need background plus at least one class')
+    return classes
+
+
+def check_text_encoder(path: str) -> str:
+    """The BERT folder of Grounding DINO must be a local folder (mmwsss never downloads)."""
+    if not path or not osp.isfile(osp.join(str(path), 'config.json')):
+        raise MissingFileError(
+            f'Grounding DINO text encoder (BERT) folder not found: {path!r} (it needs '
+            'config.json, the tokenizer files and the weights). mmwsss does not download '
+            'weights; save bert-base-uncased there once, e.g. on a machine with network: '
+            '`huggingface-cli download bert-base-uncased --local-dir '
+            'checkpoints/bert-base-uncased`, and pass label_generator.text_encoder=<folder>')
+    return str(path)
+
+
+def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder: Optional[str]
+                         = None, device=None) -> nn.Module:
+    """mmdet's ``GroundingDINO`` from a model config dict, with ``checkpoint`` loaded.
+
+    ``text_encoder`` (a local BERT folder) replaces ``detector.language_model.name``. Files are
+    checked before anything is built.
+    """
+    from mmengine.config import ConfigDict
+    from mmengine.logging import MMLogger
+    from mmengine.registry import DefaultScope
+    from mmengine.runner.checkpoint import _load_checkpoint
+    cfg = copy.deepcopy(dict(detector))
+    cfg['language_model'] = dict(cfg.get('language_model') or {})
+    if text_encoder:
+        cfg['language_model']['name'] = text_encoder
+    check_text_encoder(cfg['language_model'].get('name'))
+    if checkpoint is not None:
+        check_file(checkpoint, 'Grounding DINO checkpoint',
+                   f'download the mmdet Swin-T checkpoint ({GROUNDING_DINO_ZOO}) and pass '
+                   'label_generator.detector_checkpoint=<file>')
+    import mmdet.models  # noqa: F401  (registers GroundingDINO and its parts)
+    from mmdet.registry import MODELS as MMDET_MODELS
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MMDET_MODELS.build(ConfigDict(cfg))
+        # parameters a checkpoint lacks must not be uninitialised memory; quietly (mmengine
+        # logs one line per parameter)
+        logger.setLevel('WARNING')
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
+    if checkpoint is not None:
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+        own = model.state_dict()
+        if not set(state) & set(own):
+            raise ValueError(f'{checkpoint}: none of its weights fit the Grounding DINO model '
+                             '(is it an mmdet Grounding DINO checkpoint?)')
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            warnings.warn(f'Grounding DINO checkpoint {checkpoint}: {len(missing)} missing '
+                          f'keys (e.g. {missing[:3]}), {len(unexpected)} unexpected keys '
+                          f'(e.g. {unexpected[:3]})')
+    return model.to(device or 'cpu').eval()
+
+
+@LABEL_GENERATORS.register_module()
+class GroundedSAMLabelGenerator(BaseLabelGenerator):
+    """Class names → Grounding DINO boxes → SAM masks → semantic label map.
+
+    Args:
+        classes: the dataset's class names (background first), or a registered dataset type
+            (e.g. ``'VOCImageLevelDataset'``) whose ``METAINFO`` gives them.
+        detector: mmdet ``GroundingDINO`` model config (Swin-T in the mmwsss configs).
+        detector_checkpoint: its mmdet checkpoint (a local file).
+        sam_checkpoint: SAM checkpoint (e.g. ``sam_vit_h_4b8939.pth``).
+        text_encoder: local BERT folder; replaces ``detector.language_model.name``.
+        sam_type: ``'vit_h' | 'vit_l' | 'vit_b' | 'tiny'`` or a SAM spec dict (``sam_utils``).
+        prompts: ``{class name: [phrases]}`` replacing the phrases of those classes.
+        default_prompts: other classes get the reference script's phrases (readable name plus
+            synonyms: horse + halter, saddle; diningtable + bowl, plate, food, fruit, glass,
+            dishes; tvmonitor + tv, monitor); if False only the readable name.
+        box_threshold / text_threshold: see ``select_detections``.
+        detector_scale: Grounding DINO input size (mmdet's ``FixScaleResize`` scale).
+        max_detections: boxes per image at most (best scores).
+        nms_iou_threshold: per-class NMS of the boxes at this IoU (None: off, as the reference).
+        fallback: ``'ignore' | 'background' | 'cam'`` for images where no box passes.
+        fallback_generator: ``LABEL_GENERATORS`` config used by ``fallback='cam'`` (e.g.
+            ``dict(type='CAMLabelGenerator', model=..., checkpoint=...)``; instead of
+            ``model`` a ``config`` path whose ``model`` is used).
+        sam_precision: ``'auto'`` (bf16 autocast on CUDA, fp32 elsewhere), ``'bf16'``, ``'fp32'``.
+        sam_encoder_batch_size / sam_decoder_batch_size: chunk sizes of the SAM passes.
+    """
+
+    def __init__(self,
+                 classes: Union[str, Sequence[str]],
+                 detector: dict,
+                 detector_checkpoint: str,
+                 sam_checkpoint: str,
+                 text_encoder: Optional[str] = None,
+                 sam_type: Union[str, dict] = 'vit_h',
+                 device: Optional[str] = None,
+                 **options) -> None:
+        super().__init__(device)
+        self._configure(classes, **options)
+        # fail on any missing file before building anything
+        check_file(detector_checkpoint, 'Grounding DINO checkpoint',
+                   f'download the mmdet Swin-T checkpoint ({GROUNDING_DINO_ZOO}) and pass '
+                   'label_generator.detector_checkpoint=<file>')
+        lang = text_encoder or (detector.get('language_model') or {}).get('name')
+        check_text_encoder(lang)
+        check_sam_checkpoint(sam_type, sam_checkpoint)
+        sam = build_sam(sam_type, sam_checkpoint, self.device)
+        det = build_grounding_dino(detector, detector_checkpoint, text_encoder, self.device)
+        self._attach(det, sam)
+
+    @classmethod
+    def from_models(cls, detector: nn.Module, sam: nn.Module, classes, device=None,
+                    **options) -> 'GroundedSAMLabelGenerator':
+        """A generator around already built models (benchmarks, notebooks)."""
+        self = cls.__new__(cls)
+        BaseLabelGenerator.__init__(self, device)
+        self._configure(classes, **options)
+        self._attach(detector.to(self.device).eval(), sam.to(self.device).eval())
+        return self
+
+    def _configure(self, classes, prompts: Optional[dict] = None, default_prompts: bool = True,
+                   box_threshold: float = 0.3, text_threshold: float = 0.25,
+                   detector_scale: Tuple[int, int] = (800, 1333),
+                   max_detections: Optional[int] = 100,
+                   nms_iou_threshold: Optional[float] = None, fallback: str = 'ignore',
+                   fallback_generator: Optional[dict] = None, sam_precision: str = 'auto',
+                   sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64) -> None:
+        self.classes = resolve_classes(classes)
+        self.class_phrases = build_class_phrases(self.classes, prompts, default_prompts)
+        if fallback not in FALLBACKS:
+            raise ValueError(f'fallback {fallback!r}: use one of {FALLBACKS}')
+        if fallback == 'cam' and not fallback_generator:
+            raise ValueError("fallback='cam' needs fallback_generator, e.g. dict(type="
+                             "'CAMLabelGenerator', config='configs/cam/....py', checkpoint=...)")
+        self.box_threshold, self.text_threshold = float(box_threshold), float(text_threshold)
+        self.detector_scale = tuple(detector_scale)
+        self.max_detections = max_detections
+        self.nms_iou_threshold = nms_iou_threshold
+        self.fallback = fallback
+        self._fallback_cfg = fallback_generator if fallback == 'cam' else None
+        self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
+                                 decoder_batch_size=sam_decoder_batch_size)
+        self.last_captions: List[str] = []
+        self.last_detections: List[dict] = []
+
+    def _attach(self, detector: nn.Module, sam: nn.Module) -> None:
+        self.detector = detector
+        self.sam = SamBoxPredictor(sam, **self._sam_options)
+        self.fallback_generator = None
+        if self._fallback_cfg is not None:
+            cfg = copy.deepcopy(dict(self._fallback_cfg))
+            if 'config' in cfg:
+                from mmengine.config import Config
+                cfg.setdefault('model', Config.fromfile(cfg.pop('config')).model)
+            cfg.setdefault('device', str(self.device))
+            self.fallback_generator = LABEL_GENERATORS.build(cfg)
+
+    # ---------------------------------------------------------------- prompts and detection
+    def captions(self, data_samples) -> List[Tuple[str, List[Tuple[int, int]], List[int]]]:
+        """(caption, phrase spans, phrase classes) of every image, present classes only."""
+        return [build_caption(self.present_classes(ds), self.class_phrases)
+                for ds in data_samples]
+
+    def _phrase_tokens(self, caption: str, spans) -> List[Tensor]:
+        from mmdet.models.detectors.glip import create_positive_map
+        lm = self.detector.language_model
+        tokenized = lm.tokenizer([caption], return_tensors='pt')
+        if tokenized.input_ids.shape[1] > lm.max_tokens:
+            raise ValueError(f'text prompt of {tokenized.input_ids.shape[1]} tokens is longer '
+                             f'than the text encoder takes ({lm.max_tokens}): {caption!r}; '
+                             'use fewer phrases per class')
+        max_len = self.detector.bbox_head.cls_branches[-1].max_text_len
+        pos = create_positive_map(tokenized, [[s] for s in spans], max_num_entities=max_len)
+        return [row.nonzero(as_tuple=True)[0] for row in pos]
+
+    def _detector_inputs(self, images: Sequence[Tensor]):
+        from mmcv.image import rescale_size
+        from mmdet.structures import DetDataSample
+        inputs, samples = [], []
+        for img in images:
+            h, w = img.shape[-2:]
+            nw, nh = rescale_size((w, h), self.detector_scale)
+            x = img.float()
+            if (nh, nw) != (h, w):
+                x = F.interpolate(x[None], (nh, nw), mode='bilinear', align_corners=False,
+                                  antialias=True)[0]
+            inputs.append(x)
+            samples.append(DetDataSample(metainfo=dict(
+                img_shape=(nh, nw), ori_shape=(h, w), scale_factor=(nw / w, nh / h))))
+        return self.detector.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
+
+    @torch.no_grad()
+    def detect(self, images: Sequence[Tensor], captions: Sequence[str],
+               phrase_tokens: Sequence[Sequence[Tensor]]) -> List[Tuple[Tensor, Tensor, Tensor]]:
+        """Grounding DINO on a batch (BGR C×H×W images as the data loader gives them).
+
+        Returns, per image, xyxy pixel boxes (n×4), scores (n) and phrase indices (n).
+        """
+        det = self.detector
+        data = self._detector_inputs(images)
+        feats = det.extract_feat(data['inputs'])
+        text_dict = det.language_model(list(captions))
+        if det.text_feat_map is not None:
+            text_dict['embedded'] = det.text_feat_map(text_dict['embedded'])
+        head_inputs = det.forward_transformer(feats, text_dict, data['data_samples'])
+        cls_scores, bbox_preds = det.bbox_head(**head_inputs)
+        probs = cls_scores[-1].sigmoid()  # (B, Q, max_text_len); padding tokens: 0
+        out = []
+        for b, img in enumerate(images):
+            boxes, scores, phrases = select_detections(
+                probs[b], bbox_preds[-1][b], phrase_tokens[b], self.box_threshold,
+                self.text_threshold, None if self.nms_iou_threshold else self.max_detections)
+            h, w = img.shape[-2:]
+            boxes = boxes * boxes.new_tensor([w, h, w, h])
+            boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+            boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+            if self.nms_iou_threshold and len(boxes):
+                from torchvision.ops import batched_nms
+                keep = batched_nms(boxes, scores, phrases, self.nms_iou_threshold)
+                keep = keep[:self.max_detections] if self.max_detections else keep
+                boxes, scores, phrases = boxes[keep], scores[keep], phrases[keep]
+            out.append((boxes, scores, phrases))
+        return out
+
+    # ---------------------------------------------------------------- labels
+    @torch.no_grad()
+    def generate(self, data_batch: dict) -> List[np.ndarray]:
+        samples = data_batch['data_samples']
+        images = [img.to(self.device, non_blocking=True) for img in data_batch['inputs']]
+        prompts = self.captions(samples)
+        self.last_captions = [p[0] for p in prompts]
+        self.last_cams = [None] * len(samples)
+        todo = [i for i, p in enumerate(prompts) if p[0]]  # images with a class to look for
+        dets = {}
+        if todo:
+            tokens = [self._phrase_tokens(prompts[i][0], prompts[i][1]) for i in todo]
+            found = self.detect([images[i] for i in todo], [prompts[i][0] for i in todo],
+                                tokens)
+            for i, (boxes, scores, phrases) in zip(todo, found):
+                classes = torch.as_tensor(prompts[i][2], dtype=torch.long,
+                                          device=phrases.device)[phrases]
+                dets[i] = (boxes, scores, classes)
+        boxed = [i for i in dets if len(dets[i][0])]
+        masks = self.sam.predict_boxes([images[i] for i in boxed], [dets[i][0] for i in boxed],
+                                       bgr=True) if boxed else []
+        masks = dict(zip(boxed, masks))
+        labels: List[Optional[np.ndarray]] = [None] * len(samples)
+        for i, img in enumerate(images):
+            h, w = img.shape[-2:]
+            if i in masks:
+                _, scores, classes = dets[i]
+                labels[i] = merge_instance_masks(masks[i], classes, scores).to(
+                    torch.uint8).cpu().numpy()
+            elif i not in dets:  # nothing in the image-level label: nothing to find
+                labels[i] = np.zeros((h, w), np.uint8)
+        self.last_detections = [
+            dict(boxes=d[0].cpu(), scores=d[1].cpu(), classes=d[2].cpu()) if d is not None
+            else None for d in (dets.get(i) for i in range(len(samples)))]
+        missing = [i for i, lab in enumerate(labels) if lab is None]
+        if missing:
+            for i, lab in zip(missing, self._fallback(data_batch, missing)):
+                labels[i] = lab
+        return [self._finish(lab, ds) for lab, ds in zip(labels, samples)]
+
+    def _fallback(self, data_batch: dict, idx: List[int]) -> List[np.ndarray]:
+        shapes = [tuple(data_batch['inputs'][i].shape[-2:]) for i in idx]
+        if self.fallback == 'ignore':
+            return [np.full(s, 255, np.uint8) for s in shapes]
+        if self.fallback == 'background':
+            return [np.zeros(s, np.uint8) for s in shapes]
+        sub = dict(inputs=[data_batch['inputs'][i] for i in idx],
+                   data_samples=[data_batch['data_samples'][i] for i in idx])
+        return [np.asarray(lab, np.uint8) for lab in self.fallback_generator.generate(sub)]
+
+    def _finish(self, label: np.ndarray, ds) -> np.ndarray:
+        """At the original size; a class absent from the image-level label becomes ignore."""
+        ori = tuple(ds.metainfo.get('ori_shape', label.shape)[:2])
+        if label.shape != ori:
+            import cv2
+            label = cv2.resize(label, ori[::-1], interpolation=cv2.INTER_NEAREST)
+        allowed = np.array(sorted(set(self.present_classes(ds)) | {0, 255}))
+        label = label.astype(np.uint8)
+        label[~np.isin(label, allowed)] = 255
+        return label

@@ -1,0 +1,425 @@
+"""Grounded-SAM label generator: prompts, thresholds, mask merging, fallbacks, SAM batching,
+checkpoint loading, and the label writer (resume, corrupt image, two ranks) with tiny models.
+
+The models are mmdet's real ``GroundingDINO`` and segment_anything's real SAM classes with tiny
+dimensions and random weights, saved to temporary checkpoints and loaded by the generator.
+"""
+import copy
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from conftest import ROOT, as_cli, run_tool
+from mmwsss.apis import generate_pseudo_labels
+from mmwsss.datasets.coco_image_level import COCO_CLASSES
+from mmwsss.datasets.voc_image_level import VOC_CLASSES
+from mmwsss.label_generators import BaseLabelGenerator, GroundedSAMLabelGenerator
+from mmwsss.label_generators.grounded_sam import (build_caption, build_class_phrases,
+                                                  merge_instance_masks, select_detections)
+from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build_sam_model,
+                                               sam_input_size)
+from mmwsss.registry import DATASETS, LABEL_GENERATORS
+from mmwsss.utils.io import load_label_png
+
+init_default_scope('mmwsss')
+SYN_CFG = osp.join(ROOT, 'configs/grounded_sam/grounded-sam_swin-t-vit-h_1xb4_synthetic.py')
+VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', '?', 'disk', 'square', 'triangle',
+         'ring', 'cross']
+# Shrinks the config's Swin-T Grounding DINO; the text path stays 256 wide (mmdet fixes it).
+TINY_DETECTOR = dict(
+    num_queries=20,
+    language_model=dict(max_tokens=64),
+    backbone=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
+                  mlp_ratio=2, drop_path_rate=0.0),
+    neck=dict(in_channels=[32, 64, 128], norm_cfg=dict(type='GN', num_groups=8)),
+    encoder=dict(
+        num_layers=1,
+        layer_cfg=dict(self_attn_cfg=dict(num_heads=2, num_points=2),
+                       ffn_cfg=dict(feedforward_channels=64)),
+        text_layer_cfg=dict(self_attn_cfg=dict(num_heads=2), ffn_cfg=dict(feedforward_channels=64)),
+        fusion_layer_cfg=dict(embed_dim=64, num_heads=2)),
+    decoder=dict(
+        num_layers=1,
+        layer_cfg=dict(self_attn_cfg=dict(num_heads=2), cross_attn_text_cfg=dict(num_heads=2),
+                       cross_attn_cfg=dict(num_heads=2, num_points=2),
+                       ffn_cfg=dict(feedforward_channels=64))),
+    # a learnable logit scale: tests set it to pin every token probability to 0.5
+    bbox_head=dict(contrastive_cfg=dict(max_text_len=256, log_scale=0.0)),
+    dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
+    test_cfg=dict(max_per_img=20))
+
+
+# ------------------------------------------------------------------ tiny models on disk
+@pytest.fixture(scope='module')
+def tiny_models(tmp_path_factory):
+    """Paths of a tiny BERT folder, a Grounding DINO checkpoint and a SAM checkpoint."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from mmwsss.label_generators.grounded_sam import build_grounding_dino
+    root = tmp_path_factory.mktemp('gsam_models')
+    bert = str(root / 'bert')
+    os.makedirs(bert)
+    with open(osp.join(bert, 'vocab.txt'), 'w') as f:
+        f.write('\n'.join(VOCAB) + '\n')
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=64)).save_pretrained(bert)
+    BertTokenizerFast(vocab_file=osp.join(bert, 'vocab.txt')).save_pretrained(bert)
+    cfg = Config.fromfile(SYN_CFG)
+    cfg.merge_from_dict({'label_generator': dict(detector=TINY_DETECTOR)})
+    det = build_grounding_dino(cfg.label_generator.detector.to_dict(), None, bert)
+    det_ckpt = str(root / 'gdino_tiny.pth')
+    torch.save(dict(state_dict=det.state_dict()), det_ckpt)
+    sam_ckpt = str(root / 'sam_tiny.pth')
+    torch.save(build_sam_model('tiny').state_dict(), sam_ckpt)
+    return dict(text_encoder=bert, detector_checkpoint=det_ckpt, sam_checkpoint=sam_ckpt)
+
+
+def _gen_overrides(models, **kw):
+    gen = dict(detector=TINY_DETECTOR, sam_type='tiny', detector_scale=(64, 64), device='cpu',
+               **models)
+    gen.update(kw)
+    return gen
+
+
+def _cfg(root, models, **kw):
+    cfg = Config.fromfile(SYN_CFG)
+    cfg.merge_from_dict({'pseudo_label_dataloader.dataset.data_root': root,
+                         'pseudo_label_dataloader.num_workers': 0,
+                         'pseudo_label_dataloader.persistent_workers': False,
+                         'label_generator': _gen_overrides(models, **kw)})
+    return cfg
+
+
+def _build(root, models, **kw):
+    return LABEL_GENERATORS.build(_cfg(root, models, **kw).label_generator)
+
+
+def _batches(root, batch_size=4, limit=None):
+    cfg = Config.fromfile(SYN_CFG)
+    cfg.pseudo_label_dataloader.dataset.data_root = root
+    ds = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    n = len(ds) if limit is None else min(limit, len(ds))
+    return [pseudo_collate([ds[j] for j in range(i, min(i + batch_size, n))])
+            for i in range(0, n, batch_size)]
+
+
+def _pinned(gen, **options):
+    """A generator on a copy of ``gen``'s models whose token probabilities are all 0.5 (the
+    contrastive logits scaled by exp(-1e4)), so thresholds decide exactly what passes."""
+    det = copy.deepcopy(gen.detector)
+    for branch in det.bbox_head.cls_branches:
+        branch.log_scale.data.fill_(-1e4)
+    options.setdefault('detector_scale', gen.detector_scale)
+    return GroundedSAMLabelGenerator.from_models(det, gen.sam.sam, gen.classes, device='cpu',
+                                                 **options)
+
+
+@pytest.fixture(scope='module')
+def gen(tiny_voc, tiny_models):
+    return _build(tiny_voc, tiny_models, fallback='background')
+
+
+@pytest.fixture(scope='module')
+def batches(tiny_voc):
+    return _batches(tiny_voc, batch_size=4, limit=8)
+
+
+# ------------------------------------------------------------------ prompts
+def test_class_phrases_follow_the_reference_and_reject_unknown_classes():
+    voc = build_class_phrases(VOC_CLASSES)
+    idx = {c: i for i, c in enumerate(VOC_CLASSES)}
+    assert voc[idx['horse']] == ['horse', 'halter', 'saddle']
+    assert voc[idx['diningtable']] == ['dining table', 'bowl', 'plate', 'food', 'fruit',
+                                       'glass', 'dishes']
+    assert voc[idx['tvmonitor']] == ['tv monitor', 'tv', 'monitor']
+    assert voc[idx['pottedplant']] == ['potted plant'] and voc[idx['cat']] == ['cat']
+    assert 0 not in voc and len(voc) == 20
+    # COCO names are readable; the VOC synonyms must not leak into COCO's own classes
+    coco = build_class_phrases(COCO_CLASSES)
+    assert coco[COCO_CLASSES.index('dining table')] == ['dining table']
+    assert coco[COCO_CLASSES.index('tv')] == ['tv']
+    own = build_class_phrases(VOC_CLASSES, prompts={'sofa': ['sofa', 'couch'], 'cat': 'kitten'})
+    assert own[idx['sofa']] == ['sofa', 'couch'] and own[idx['cat']] == ['kitten']
+    assert build_class_phrases(VOC_CLASSES, default_prompts=False)[idx['horse']] == ['horse']
+    with pytest.raises(ValueError, match='chiar'):
+        build_class_phrases(VOC_CLASSES, prompts={'chiar': ['chair']})
+    with pytest.raises(ValueError, match='background'):
+        build_class_phrases(VOC_CLASSES, prompts={'background': ['sky']})
+    with pytest.raises(ValueError, match="'.'"):
+        build_class_phrases(VOC_CLASSES, prompts={'cat': ['cat . dog']})
+
+
+def test_caption_has_only_present_classes_and_maps_phrases_back():
+    phrases = build_class_phrases(VOC_CLASSES)
+    caption, spans, classes = build_caption([13, 1], phrases)  # horse, aeroplane
+    assert caption == 'aeroplane . horse . halter . saddle .'
+    assert [caption[a:b] for a, b in spans] == ['aeroplane', 'horse', 'halter', 'saddle']
+    assert classes == [1, 13, 13, 13]
+    assert build_caption([], phrases) == ('', [], [])
+
+
+def test_generator_prompts_only_present_classes(gen, batches):
+    names = gen.classes
+    for batch in batches:
+        gen.generate(batch)
+        for ds, caption, det in zip(batch['data_samples'], gen.last_captions,
+                                    gen.last_detections):
+            present = ds.gt_img_labels.tolist()
+            words = set(caption.replace('.', ' ').split())
+            assert words == {names[c] for c in present}
+            assert set(det['classes'].tolist()) <= set(present)
+
+
+# ------------------------------------------------------------------ detections
+def test_select_detections_applies_both_thresholds_and_maps_phrases():
+    probs = torch.zeros(5, 12)
+    probs[0, [1, 2]] = torch.tensor([0.9, 0.2])  # phrase 0 (tokens 1, 2): 0.9
+    probs[1, 4] = 0.35  # phrase 1, just above the box threshold
+    probs[2, 6] = 0.29  # below the box threshold
+    probs[3, [4, 6]] = torch.tensor([0.5, 0.6])  # phrases 1 and 2 detected: the best is 2
+    probs[4, 9] = 0.99  # a token outside every phrase (a separator): no detection
+    boxes = torch.tensor([[0.5, 0.5, 0.2, 0.4]] * 5)
+    tokens = [torch.tensor([1, 2]), torch.tensor([4]), torch.tensor([6])]
+    xyxy, scores, phrase = select_detections(probs, boxes, tokens, 0.3, 0.25)
+    assert phrase.tolist() == [0, 2, 1] and scores.tolist() == pytest.approx([0.9, 0.6, 0.35])
+    assert xyxy[0].tolist() == pytest.approx([0.4, 0.3, 0.6, 0.7])  # cxcywh -> xyxy
+    # text threshold above a phrase's best token: that phrase is not detected
+    _, _, phrase = select_detections(probs, boxes, tokens, 0.3, 0.55)
+    assert phrase.tolist() == [0, 2]
+    assert len(select_detections(probs, boxes, tokens, 0.95, 0.25)[0]) == 0
+    assert select_detections(probs, boxes, tokens, 0.3, 0.25, max_detections=2)[2].tolist() \
+        == [0, 2]
+
+
+def test_merge_overlaps_by_score_then_area():
+    masks = torch.zeros(4, 6, 6, dtype=torch.bool)
+    masks[0, :4, :4] = True  # class 1, score 0.5, area 16
+    masks[1, 2:6, 2:6] = True  # class 2, score 0.9, area 16: wins the overlap with 0
+    masks[2, 0:2, 4:6] = True  # class 3, score 0.5, area 4
+    masks[3, 0:2, 3:6] = True  # class 4, score 0.5, area 6: loses to the smaller mask 2
+    out = merge_instance_masks(masks, torch.tensor([1, 2, 3, 4]),
+                               torch.tensor([0.5, 0.9, 0.5, 0.5]))
+    assert out[3, 3] == 2 and out[2, 2] == 2 and out[0, 0] == 1
+    assert out[0, 4] == 3 and out[1, 5] == 3  # equal scores: smaller area
+    assert out[0, 3] == 4  # covered by 0 (area 16) and 3 (area 6): smaller wins
+    assert out[5, 0] == 0  # outside all masks
+    # equal score and area: the earlier detection wins
+    twin = torch.zeros(2, 2, 2, dtype=torch.bool)
+    twin[:, 0, 0] = True
+    assert merge_instance_masks(twin, torch.tensor([5, 6]), torch.tensor([0.4, 0.4]))[0, 0] == 5
+    assert (merge_instance_masks(torch.zeros(0, 3, 3, dtype=torch.bool), torch.zeros(0),
+                                 torch.zeros(0)) == 0).all()
+
+
+@LABEL_GENERATORS.register_module(force=True)
+class FirstClassTestGenerator(BaseLabelGenerator):
+    """Stands in for a CAM generator: the first present class everywhere."""
+    calls = []
+
+    def generate(self, data_batch):
+        FirstClassTestGenerator.calls.append(len(data_batch['inputs']))
+        return [np.full(img.shape[-2:], self.present_classes(ds)[0], np.uint8)
+                for img, ds in zip(data_batch['inputs'], data_batch['data_samples'])]
+
+
+def _present(ds):
+    return set(ds.gt_img_labels.tolist())
+
+
+def test_box_and_text_thresholds_decide_and_each_fallback_applies(gen, batches):
+    batch = batches[0]
+    # every probability is 0.5: a box threshold of 0.4 passes every query of every image
+    passing = _pinned(gen, box_threshold=0.4, fallback='ignore')
+    labels = passing.generate(batch)
+    assert all(len(d['boxes']) == 20 for d in passing.last_detections)  # all queries
+    assert all((lab != 255).all() for lab in labels)  # no fallback
+    for det, ds in zip(passing.last_detections, batch['data_samples']):
+        w, h = ds.ori_shape[1], ds.ori_shape[0]
+        b = det['boxes']
+        assert (b[:, 0] >= 0).all() and (b[:, 2] <= w).all() and (b[:, 3] <= h).all()
+        assert set(det['classes'].tolist()) <= _present(ds)
+    # nothing passes: a box threshold above 0.5, or a text threshold above 0.5
+    for opts in (dict(box_threshold=0.6), dict(box_threshold=0.4, text_threshold=0.6)):
+        ignore = _pinned(gen, fallback='ignore', **opts)
+        assert all((lab == 255).all() for lab in ignore.generate(batch))
+        assert all(len(d['boxes']) == 0 for d in ignore.last_detections)
+        bg = _pinned(gen, fallback='background', **opts)
+        assert all((lab == 0).all() for lab in bg.generate(batch))
+    # 'cam': the other generator labels exactly the images without boxes; an image whose
+    # image-level label is empty has nothing to look for and is background
+    mixed = dict(inputs=list(batch['inputs']), data_samples=list(batch['data_samples']))
+    empty = copy.deepcopy(mixed['data_samples'][1])
+    empty.set_field(torch.zeros(0, dtype=torch.long), 'gt_img_labels')
+    mixed['data_samples'][1] = empty
+    FirstClassTestGenerator.calls.clear()
+    cam = _pinned(gen, box_threshold=0.6, fallback='cam',
+                  fallback_generator=dict(type='FirstClassTestGenerator'))
+    labels = cam.generate(mixed)
+    assert FirstClassTestGenerator.calls == [len(batch['inputs']) - 1]
+    assert cam.last_captions[1] == '' and (labels[1] == 0).all()
+    for i, (lab, ds) in enumerate(zip(labels, mixed['data_samples'])):
+        if i != 1:
+            assert (lab == min(ds.gt_img_labels.tolist())).all()
+    with pytest.raises(ValueError, match='fallback_generator'):
+        _pinned(gen, fallback='cam')
+    with pytest.raises(ValueError, match='fallback'):
+        _pinned(gen, fallback='nothing')
+
+
+def test_labels_are_in_range_and_weights_come_from_the_checkpoints(gen, batches, tiny_voc,
+                                                                    tiny_models):
+    torch.manual_seed(1234)  # another random initialisation: the checkpoints must replace it
+    other = _build(tiny_voc, tiny_models, fallback='background')
+    a_gen = _pinned(gen, box_threshold=0.4, max_detections=5)
+    b_gen = _pinned(other, box_threshold=0.4, max_detections=5)
+    batch = batches[0]
+    foreground = 0
+    for la, lb, ds in zip(a_gen.generate(batch), b_gen.generate(batch), batch['data_samples']):
+        assert la.dtype == np.uint8 and la.shape == tuple(ds.ori_shape[:2])
+        assert set(np.unique(la).tolist()) <= _present(ds) | {0}
+        np.testing.assert_array_equal(la, lb)
+        foreground += int((la > 0).sum())
+    assert foreground > 0  # the masks did label something
+    assert all(len(d['boxes']) == 5 for d in a_gen.last_detections)
+    # unpinned, with the default thresholds: still only present classes, or 0
+    for lab, ds in zip(gen.generate(batches[1]), batches[1]['data_samples']):
+        assert lab.shape == tuple(ds.ori_shape[:2])
+        assert set(np.unique(lab).tolist()) <= _present(ds) | {0}
+
+
+# ------------------------------------------------------------------ SAM
+def test_batched_sam_matches_sam_predictor_per_image():
+    from segment_anything import SamPredictor
+    from segment_anything.utils.transforms import ResizeLongestSide
+    torch.manual_seed(0)
+    sam = build_sam_model('tiny')
+    g = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, s, dtype=torch.uint8, generator=g)
+              for s in ((3, 48, 80), (3, 40, 40), (3, 70, 50))]
+    boxes = [torch.tensor([[5., 5, 40, 30], [10, 2, 70, 45]]), torch.zeros(0, 4),
+             torch.tensor([[3., 10, 45, 60], [0, 0, 50, 70], [20, 20, 30, 30]])]
+    # decoder chunks of 2 prompts: chunks mix prompts of different images
+    batched = SamBoxPredictor(sam, precision='fp32', decoder_batch_size=2)
+    feats = batched.encode([images[0], images[2]])
+    low, _ = batched.decode(feats, torch.tensor([0, 0, 1, 1, 1]), torch.cat([boxes[0], boxes[2]]))
+    logits = [batched.postprocess(low[:2], feats, 0, return_logits=True),
+              batched.postprocess(low[2:], feats, 1, return_logits=True)]
+    masks = batched.predict_boxes(images, boxes)
+    assert masks[1].shape == (0, 40, 40)
+    ref = SamPredictor(sam)
+    for img, b, lg, m in zip([images[0], images[2]], [boxes[0], boxes[2]], logits,
+                             [masks[0], masks[2]]):
+        h, w = img.shape[-2:]
+        x = torch.nn.functional.interpolate(img[None].float(), sam_input_size(h, w, 64),
+                                            mode='bilinear', antialias=True)
+        ref.set_torch_image(x, (h, w))
+        r, _, _ = ref.predict_torch(None, None, boxes=ResizeLongestSide(64).apply_boxes_torch(
+            b, (h, w)), multimask_output=False, return_logits=True)
+        assert lg.shape == (len(b), h, w)
+        assert torch.allclose(lg, r[:, 0], atol=1e-4)
+        assert ((r[:, 0] > 0) == m).float().mean() > 0.999
+    # bf16 autocast (CPU here): the same masks almost everywhere
+    bf16 = SamBoxPredictor(sam, precision='bf16').predict_boxes(images, boxes)
+    agree = torch.cat([(a == b).flatten() for a, b in zip(masks, bf16)]).float().mean()
+    assert agree > 0.95
+    assert not SamBoxPredictor(sam).use_bf16  # 'auto' is fp32 off CUDA
+
+
+def test_build_sam_checks_the_checkpoint(tiny_models, tmp_path):
+    with pytest.raises(FileNotFoundError, match='sam_vit_h_4b8939.pth') as err:
+        build_sam('vit_h', str(tmp_path / 'no_sam.pth'))
+    assert 'no_sam.pth' in str(err.value) and 'segment-anything' in str(err.value)
+    with pytest.raises(ValueError, match='not a SAM'):
+        build_sam(dict(encoder_embed_dim=48), tiny_models['sam_checkpoint'])
+    sam = build_sam('tiny', tiny_models['sam_checkpoint'])
+    saved = torch.load(tiny_models['sam_checkpoint'])
+    assert all(torch.equal(v, saved[k]) for k, v in sam.state_dict().items())
+
+
+# ------------------------------------------------------------------ configs and the writer
+def test_configs_build_the_generator_options():
+    from mmwsss.label_generators.grounded_sam import build_grounding_dino, resolve_classes
+    for name, classes in (('1xb8_voc12aug', VOC_CLASSES), ('1xb8_coco14', COCO_CLASSES)):
+        cfg = Config.fromfile(
+            osp.join(ROOT, f'configs/grounded_sam/grounded-sam_swin-t-vit-h_{name}.py'))
+        gen_cfg = cfg.label_generator
+        assert gen_cfg.type == 'GroundedSAMLabelGenerator'
+        assert resolve_classes(gen_cfg.classes) == tuple(classes)
+        assert (gen_cfg.box_threshold, gen_cfg.text_threshold) == (0.3, 0.25)
+        assert gen_cfg.detector.backbone.embed_dims == 96  # Swin-T
+    assert cfg.pseudo_label_dataloader.dataset.type == 'COCOImageLevelDataset'
+
+
+def test_missing_files_are_clear_errors(tiny_voc, tiny_models, tmp_path):
+    for key in ('detector_checkpoint', 'sam_checkpoint', 'text_encoder'):
+        bad = dict(tiny_models, **{key: str(tmp_path / f'missing_{key}')})
+        with pytest.raises(FileNotFoundError, match=f'missing_{key}'):
+            generate_pseudo_labels(_cfg(tiny_voc, bad), str(tmp_path / 'out'), num_workers=0)
+
+
+def _names(root):
+    return open(osp.join(root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+
+
+def _subset(src, dst, n):
+    """A copy of the synthetic set whose label split has its first ``n`` images only."""
+    shutil.copytree(src, dst)
+    split = osp.join(dst, 'ImageSets/Segmentation/train_aug.txt')
+    names = _names(dst)[:n]
+    with open(split, 'w') as f:
+        f.write('\n'.join(names) + '\n')
+    return names
+
+
+def test_writer_resumes_and_reports_a_corrupt_image(tiny_voc, tiny_models, tmp_path):
+    root = str(tmp_path / 'voc')
+    names = _subset(tiny_voc, root, 10)
+    bad = names[3]
+    with open(osp.join(root, 'JPEGImages', bad + '.jpg'), 'wb') as f:
+        f.write(b'not a jpeg')
+    out = str(tmp_path / 'labels')
+    cfg = _cfg(root, tiny_models, fallback='ignore')
+    report = generate_pseudo_labels(cfg, out, batch_size=4, num_workers=0)
+    assert report['failed'] == 1 and report['written'] == len(names) - 1
+    assert bad in report['failures'][0]['img_path']
+    img_labels = json.load(open(osp.join(root, 'cls_labels.json')))
+    for n in names:
+        if n != bad:
+            lab = load_label_png(osp.join(out, n + '.png'))
+            assert lab.shape == (64, 64)
+            assert set(np.unique(lab).tolist()) <= set(img_labels[n]) | {0, 255}
+    keep = osp.join(out, names[0] + '.png')
+    os.utime(keep, (1, 1))
+    os.remove(osp.join(out, names[5] + '.png'))
+    report = generate_pseudo_labels(cfg, out, batch_size=4, num_workers=0)
+    assert report['written'] == 1 and report['failed'] == 1
+    assert report['skipped_existing'] == len(names) - 2
+    assert os.stat(keep).st_mtime == 1 and osp.isfile(osp.join(out, names[5] + '.png'))
+
+
+def test_two_ranks_shard_the_images(tiny_voc, tiny_models, tmp_path):
+    cfg_file = tmp_path / 'gsam_tiny.py'
+    cfg_file.write_text(f'_base_ = [{SYN_CFG!r}]\nlabel_generator = dict(detector='
+                        f'{TINY_DETECTOR!r}, sam_type="tiny", detector_scale=(64, 64), '
+                        'fallback="background")\n')
+    root = str(tmp_path / 'voc')
+    names = _subset(tiny_voc, root, 8)
+    out = str(tmp_path / 'labels')
+    opts = {'pseudo_label_dataloader.dataset.data_root': root}
+    opts.update({f'label_generator.{k}': v for k, v in tiny_models.items()})
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29623',
+             'tools/make_pseudo_labels.py', str(cfg_file), '--out', out, '--launcher', 'pytorch',
+             '--num-workers', '0', '--batch-size', '4', *as_cli(opts))
+    report = json.load(open(osp.join(out, 'report.json')))
+    assert report['written'] == len(names) == 8 and report['failed'] == 0
+    assert sorted(r['written'] for r in report['ranks']) == [4, 4]
+    assert sorted(f[:-4] for f in os.listdir(out) if f.endswith('.png')) == sorted(names)
