@@ -13,6 +13,13 @@ SEG_PL_CFG = osp.join(ROOT,
                       'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-pseudo-96x96.py')
 
 
+@pytest.fixture(autouse=True)
+def mmwsss_scope():
+    """Each test starts in the mmwsss scope (a Runner in an earlier test may have switched it)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmwsss')
+
+
 @pytest.fixture(scope='session')
 def tiny_voc(tmp_path_factory):
     """24 train / 8 val synthetic images of 64×64 in the VOC layout."""

@@ -6,7 +6,6 @@ import shutil
 
 import numpy as np
 import pytest
-from mmengine.registry import init_default_scope
 
 from mmwsss.datasets import (COCOImageLevelDataset, PseudoLabelDataset,
                              SyntheticPseudoLabelDataset, SyntheticVOCDataset,
@@ -15,7 +14,6 @@ from mmwsss.datasets.synthetic import render_sample
 from mmwsss.registry import TRANSFORMS
 from mmwsss.utils.io import load_label_png, save_label_png
 
-init_default_scope('mmwsss')
 PREFIX = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 
 

@@ -15,7 +15,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 
 from conftest import ROOT, as_cli, run_tool
 from mmwsss.apis import generate_pseudo_labels
@@ -29,7 +28,6 @@ from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.io import load_label_png
 
-init_default_scope('mmwsss')
 SYN_CFG = osp.join(ROOT, 'configs/grounded_sam/grounded-sam_swin-t-vit-h_1xb4_synthetic.py')
 VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', '?', 'disk', 'square', 'triangle',
          'ring', 'cross']

@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 
 from conftest import ROOT
 from mmwsss.evaluation.boundary import boundary_counts, boundary_fscore, seg2bmap
 from mmwsss.registry import MODELS
 
-init_default_scope('mmwsss')
 IDENTITY_NORM = dict(mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0))  # inputs already in [0, 1]
 
 

@@ -4,12 +4,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
 
-init_default_scope('mmwsss')
 
 TINY_BACKBONE = dict(type='ResNet', depth=18, stem_channels=8, base_channels=8, num_stages=4,
                      out_indices=(3, ), strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),

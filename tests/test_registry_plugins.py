@@ -57,6 +57,24 @@ def test_plain_mmseg_config_trains_with_custom_imports(tiny_voc, tmp_path):
     assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
 
 
+def test_mmwsss_models_build_from_an_mmseg_scope():
+    """type='mmwsss.X' from a config whose default scope is mmseg builds X's own parts."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS as MMSEG_MODELS
+    init_default_scope('mmseg')
+    model = MMSEG_MODELS.build(dict(
+        type='mmwsss.EquivariantCAMClassifier',
+        data_preprocessor=dict(type='SegDataPreProcessor'),
+        backbone=dict(type='ResNet', depth=18, base_channels=8, stem_channels=8,
+                      out_indices=(1, 2, 3)),
+        head=dict(type='CAMHead', in_channels=64, num_classes=2,
+                  pooling=dict(type='importance_sampling'),
+                  loss_cam=[dict(type='FeatureSimilarityLoss')]),
+        cam_neck=dict(type='PCMNeck', in_channels=(16, 32))))
+    assert type(model.head.pooling).__name__ == 'ImportanceSamplingPooling'
+    assert type(model.loss_ecr).__name__ == 'EquivariantCrossRegularizationLoss'
+
+
 def test_missing_pretrained_weights_named_before_building(tmp_path):
     cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..',
                                    'configs/deeplabv2/deeplabv2_r101_1xb10-20k_voc12aug-pseudo-321x321.py'))

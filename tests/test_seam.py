@@ -5,14 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.registry import init_default_scope
 from mmseg.structures import SegDataSample
 
 from mmwsss.models.necks import PCMNeck
 from mmwsss.models.utils import keep_argmax_foreground, min_max_norm
 from mmwsss.registry import MODELS
 
-init_default_scope('mmwsss')
 
 
 def test_pcm_matches_hand_computation():

@@ -6,7 +6,8 @@ import torch
 from mmengine.runner import load_checkpoint
 
 from mmwsss.models.utils import cams_to_label_map
-from mmwsss.registry import LABEL_GENERATORS, MODELS
+from mmwsss.models.builder import build_module
+from mmwsss.registry import LABEL_GENERATORS
 from mmwsss.utils.checkpoint import check_file
 from mmwsss.utils.crf import crf_refine_cams
 from .base import BaseLabelGenerator
@@ -31,7 +32,7 @@ class CAMLabelGenerator(BaseLabelGenerator):
     def __init__(self, model: dict, checkpoint: str, bg_threshold: float = 0.25,
                  crf: Optional[dict] = None, device: Optional[str] = None) -> None:
         super().__init__(device)
-        self.model = MODELS.build(model)
+        self.model = build_module(model)
         load_checkpoint(self.model, check_file(checkpoint, 'CAM model checkpoint'),
                         map_location='cpu')
         self.model.to(self.device).eval()

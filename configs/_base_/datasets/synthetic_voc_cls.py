@@ -21,6 +21,6 @@ val_dataloader = dict(num_workers=2, dataset=_dataset)
 test_dataloader = dict(num_workers=2, dataset=dict(
     **_dataset, ann_file='ImageSets/Segmentation/train_aug.txt'))
 pseudo_label_dataloader = dict(num_workers=2, dataset=_dataset)
-# boundary F-score (HFPL's contour measure) every 0.05 of the background threshold
-val_evaluator = dict(type='CAMMetric', boundary_thresholds=[i / 20 for i in range(1, 12)])
+# boundary F-score (HFPL's contour measure) every 0.05 of the background threshold (0.05-0.95)
+val_evaluator = dict(type='CAMMetric', boundary_thresholds=[i / 20 for i in range(1, 20)])
 test_evaluator = val_evaluator

@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
+from ..builder import build_module
 from ..utils import cams_to_label_map, max_norm, multi_hot
 
 
@@ -43,10 +44,10 @@ class CAMClassifier(BaseModel):
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = MODELS.build(backbone)
-        self.neck = MODELS.build(neck) if neck is not None else None
-        self.head = MODELS.build(head)
-        self.cam_neck = MODELS.build(cam_neck) if cam_neck is not None else None
+        self.backbone = build_module(backbone)
+        self.neck = build_module(neck)
+        self.head = build_module(head)
+        self.cam_neck = build_module(cam_neck)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True)
         self.test_cfg.update(test_cfg or {})

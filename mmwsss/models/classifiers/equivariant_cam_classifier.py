@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
+from ..builder import build_module
 from ..utils import min_max_norm, multi_hot, with_background
 from .cam_classifier import CAMClassifier
 
@@ -44,10 +45,10 @@ class EquivariantCAMClassifier(CAMClassifier):
         super().__init__(**kwargs)
         if self.cam_neck is None:
             raise ValueError('EquivariantCAMClassifier needs a cam_neck (e.g. PCMNeck)')
-        self.transform = MODELS.build(transform)
-        self.loss_er = MODELS.build(loss_er)
-        self.loss_ecr = MODELS.build(loss_ecr)
-        self.loss_min = MODELS.build(loss_min) if loss_min is not None else None
+        self.transform = build_module(transform)
+        self.loss_er = build_module(loss_er)
+        self.loss_ecr = build_module(loss_ecr)
+        self.loss_min = build_module(loss_min)
 
     def _branch(self, img: torch.Tensor, data_samples: List[SegDataSample], main: bool):
         """Raw CAMs with a zero background channel, refined CAMs (both at input size), and

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
+from ..builder import build_module
 from ..utils import multi_hot
 from .pooling import build_cam_pooling
 
@@ -48,8 +49,8 @@ class CAMHead(BaseModule):
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=bias)
         self.pooling = build_cam_pooling(pooling)
-        self.loss_cls = MODELS.build(loss_cls)
-        self.loss_cam = nn.ModuleList([MODELS.build(c) for c in (loss_cam or [])])
+        self.loss_cls = build_module(loss_cls)
+        self.loss_cam = nn.ModuleList([build_module(c) for c in (loss_cam or [])])
 
     def select_feature(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]]) -> torch.Tensor:
         return feats[self.in_index] if isinstance(feats, (list, tuple)) else feats

@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 
 from mmwsss.registry import MODELS
+from ..builder import build_module
 
 
 @MODELS.register_module(name='gap')
@@ -69,4 +70,4 @@ def build_cam_pooling(cfg: Union[str, dict]) -> nn.Module:
     """Build a pooling from a registered name (``'gap'``) or a config dict."""
     if isinstance(cfg, str):
         cfg = dict(type=cfg)
-    return MODELS.build(cfg)
+    return build_module(cfg)
