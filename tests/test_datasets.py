@@ -9,7 +9,7 @@ import pytest
 
 from mmwsss.datasets import (COCOImageLevelDataset, PseudoLabelDataset,
                              SyntheticPseudoLabelDataset, SyntheticVOCDataset,
-                             VOCImageLevelDataset, make_synthetic_voc)
+                             VOCImageLevelDataset)
 from mmwsss.datasets.synthetic import render_sample
 from mmwsss.registry import TRANSFORMS
 from mmwsss.utils.io import load_label_png, save_label_png

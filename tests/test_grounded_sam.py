@@ -345,7 +345,7 @@ def test_build_sam_checks_the_checkpoint(tiny_models, tmp_path):
 
 # ------------------------------------------------------------------ configs and the writer
 def test_configs_build_the_generator_options():
-    from mmwsss.label_generators.grounded_sam import build_grounding_dino, resolve_classes
+    from mmwsss.label_generators.grounded_sam import resolve_classes
     for name, classes in (('1xb8_voc12aug', VOC_CLASSES), ('1xb8_coco14', COCO_CLASSES)):
         cfg = Config.fromfile(
             osp.join(ROOT, f'configs/grounded_sam/grounded-sam_swin-t-vit-h_{name}.py'))

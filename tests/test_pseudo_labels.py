@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import CAM_CFG, ROOT, as_cli, load_cfg, run_tool, tiny_overrides
+from conftest import CAM_CFG, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.utils.io import load_label_png
 
@@ -77,7 +77,7 @@ def test_missing_checkpoint_is_a_clear_error(tiny_voc, tmp_path):
 
 def test_two_ranks_shard_the_images(tiny_voc, tiny_cam, tmp_path):
     out = str(tmp_path / 'labels')
-    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
                     'tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out', out,
                     '--launcher', 'pytorch', '--num-workers', '0',
                     *as_cli(tiny_overrides(tiny_voc)))

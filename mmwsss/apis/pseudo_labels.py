@@ -13,7 +13,6 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, get_dist_info

@@ -79,7 +79,7 @@ class CAMMetric(BaseMetric):
         best = int(np.nanargmax(mious))
         class_names = self.dataset_meta['classes']
         table = per_class_table(iou_from_confusion(confs[best]), class_names)
-        print_log(f'CAM mIoU per background threshold:\n' + ', '.join(
+        print_log('CAM mIoU per background threshold:\n' + ', '.join(
             f'{t:.2f}: {m * 100:.2f}' for t, m in zip(self.thresholds.tolist(), mious)),
                   logger=logger)
         print_log(f'per-class IoU at the best threshold {self.thresholds[best]:.2f}:\n' + table,

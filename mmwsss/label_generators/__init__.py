@@ -1,5 +1,7 @@
 from .base import BaseLabelGenerator
 from .cam import CAMLabelGenerator
+from .clip_sam import CLIPSAMLabelGenerator
 from .grounded_sam import GroundedSAMLabelGenerator
 
-__all__ = ['BaseLabelGenerator', 'CAMLabelGenerator', 'GroundedSAMLabelGenerator']
+__all__ = ['BaseLabelGenerator', 'CAMLabelGenerator', 'CLIPSAMLabelGenerator',
+           'GroundedSAMLabelGenerator']

@@ -310,3 +310,52 @@ class SamBoxPredictor:
             out[i] = self.postprocess(low_res[start:start + n], feats, j)
             start += n
         return out
+
+
+def point_grid(h: int, w: int, points_per_side: int) -> Tensor:
+    """(P², 2) xy pixel coordinates of SAM's automatic-mask grid (cell centres, as
+    ``segment_anything.utils.amg.build_point_grid``) on an H×W image."""
+    offset = 1 / (2 * points_per_side)
+    side = torch.linspace(offset, 1 - offset, points_per_side)
+    ys, xs = torch.meshgrid(side, side, indexing='ij')
+    return torch.stack([xs.flatten() * w, ys.flatten() * h], dim=-1)
+
+
+@torch.no_grad()
+def predict_everything(predictor: SamBoxPredictor, images: Sequence[Tensor],
+                       points_per_side: int = 32, pred_iou_thresh: float = 0.88,
+                       min_area: int = 0, bgr: bool = False) -> List[Tensor]:
+    """"Everything" masks: SAM prompted by a regular point grid on each image.
+
+    A simplified ``SamAutomaticMaskGenerator`` on top of ``SamBoxPredictor``: the batch is
+    encoded once, the grid points of all images are decoded together in chunks of
+    ``decoder_batch_size`` (single-mask output), masks whose predicted IoU is below
+    ``pred_iou_thresh`` or whose area is below ``min_area`` are dropped, and identical masks
+    are kept once. No crops, stability score or box NMS (deviations from the original).
+
+    Returns:
+        per image, (n_i, H_i, W_i) bool masks sorted by decreasing area.
+    """
+    if not len(images):
+        return []
+    feats = predictor.encode(images, bgr=bgr)
+    grids = [point_grid(*size, points_per_side) for size in feats.original_sizes]
+    image_index = torch.cat([torch.full((len(g),), i, dtype=torch.long)
+                             for i, g in enumerate(grids)])
+    coords = torch.cat(grids)[:, None, :]
+    labels = torch.ones(len(coords), 1, dtype=torch.long)
+    low_res, ious = predictor.decode(feats, image_index, points=(coords, labels))
+    out, start = [], 0
+    for i, g in enumerate(grids):
+        sl = slice(start, start + len(g))
+        start += len(g)
+        keep = (ious[sl] >= pred_iou_thresh).nonzero(as_tuple=True)[0]
+        masks = predictor.postprocess(low_res[sl][keep], feats, i)
+        if len(masks):
+            areas = masks.flatten(1).sum(1)
+            masks = masks[areas > max(0, min_area - 1)]
+            if len(masks):
+                masks = torch.unique(masks.flatten(1), dim=0).reshape(-1, *masks.shape[1:])
+                masks = masks[masks.flatten(1).sum(1).argsort(descending=True)]
+        out.append(masks)
+    return out

@@ -1,5 +1,5 @@
 """CAMClassifier: an image classifier whose class activation maps are the product."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,6 @@
 from .cam_head import CAMHead
+from .clip_prompt_head import CLIPPromptHead
 from .pooling import GlobalAvgPooling, ImportanceSamplingPooling, build_cam_pooling
 
-__all__ = ['CAMHead', 'GlobalAvgPooling', 'ImportanceSamplingPooling', 'build_cam_pooling']
+__all__ = ['CAMHead', 'CLIPPromptHead', 'GlobalAvgPooling', 'ImportanceSamplingPooling',
+           'build_cam_pooling']

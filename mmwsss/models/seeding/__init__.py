@@ -1,0 +1,3 @@
+from .sam_seeding import SAMSeeding
+
+__all__ = ['SAMSeeding']
