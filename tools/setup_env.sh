@@ -13,6 +13,11 @@ STAMP="$VENV/.mmwsss-stack"
 STACK_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v1"
 mkdir -p "$WHEELS"
 
+pip_install() {  # pip install into the venv, without this machine's index-location warnings
+  "$VPY" -m pip install "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }
+  return "${PIPESTATUS[0]}"
+}
+
 need() {  # need CMD "what to install"
   command -v "$1" >/dev/null 2>&1 || { echo "mmwsss setup: '$1' not found. Install $2 and re-run." >&2; exit 1; }
 }
@@ -24,14 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 VPY="$VENV/bin/python"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STACK_ID" ] && [ -z "${MMWSSS_REINSTALL:-}" ]; then
-  "$VPY" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+  pip_install -q --no-deps --no-build-isolation -e . >/dev/null
   echo ">> $VENV is up to date ($STACK_ID)"
   exit 0
 fi
 
-"$VPY" -m pip install -q --upgrade pip wheel ninja
+pip_install -q --upgrade pip wheel ninja
 echo ">> torch 2.14.1 + torchvision 0.29.1"
-"$VPY" -m pip install -q torch==2.14.1 torchvision==0.29.1
+pip_install -q torch==2.14.1 torchvision==0.29.1
 
 MMCV_WHEEL=$(ls "$WHEELS"/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)
 if [ -n "${FORCE_CUDA:-}" ]; then MMCV_WHEEL=$(ls "$WHEELS"/cuda/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true); fi
@@ -44,7 +49,7 @@ assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')
 PYEOF
   BUILD=$(mktemp -d)
   # mmcv's setup.py imports pkg_resources (gone from setuptools >= 70); torch may have pulled a newer one.
-  "$VPY" -m pip install -q 'setuptools<70' opencv-python-headless addict packaging pyyaml yapf regex
+  pip_install -q 'setuptools<70' opencv-python-headless addict packaging pyyaml yapf regex
   echo ">> building mmcv 2.1.0 with ops from source (once per machine; ~15 min on 2 cores)"
   "$VPY" -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$BUILD" mmcv==2.1.0
   tar -xzf "$BUILD"/mmcv-2.1.0.tar.gz -C "$BUILD"
@@ -62,13 +67,13 @@ PYEOF
   cp "$built" "$dest/.tmp.whl" && mv "$dest/.tmp.whl" "$dest/$(basename "$built")"
   MMCV_WHEEL="$dest/$(basename "$built")"
   rm -rf "$BUILD"
-  "$VPY" -m pip install -q 'setuptools>=77'  # what torch asks for, now that mmcv is built
+  pip_install -q 'setuptools>=77'  # what torch asks for, now that mmcv is built
   echo ">> cached $MMCV_WHEEL"
 fi
 echo ">> mmcv from $MMCV_WHEEL"
-"$VPY" -m pip install -q "$MMCV_WHEEL"
+pip_install -q "$MMCV_WHEEL"
 echo ">> mmengine, mmsegmentation, mmdet, extras"
-"$VPY" -m pip install -q -r requirements.txt
-"$VPY" -m pip install -q --no-deps --no-build-isolation -e .
+pip_install -q -r requirements.txt
+pip_install -q --no-deps --no-build-isolation -e .
 "$VPY" -c "import mmcv.ops, mmseg.models, mmdet.models; print('>> stack OK: mmcv', mmcv.__version__)"
 echo "$STACK_ID" > "$STAMP"
