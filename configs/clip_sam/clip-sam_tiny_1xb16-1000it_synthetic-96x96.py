@@ -2,26 +2,15 @@
 # check; set model.sam.checkpoint and label_generator.sam_checkpoint to a tiny SAM file).
 _base_ = [
     '../_base_/models/clip_sam_tiny.py', '../_base_/datasets/synthetic_voc_cls.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/poly_iter.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/clip_sam_prompts.py'
 ]
 model = dict(head=dict(class_names=['disk', 'square', 'triangle', 'ring', 'cross']))
 max_iters = 1000
 val_interval = 500
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.002, weight_decay=0.0))
+optim_wrapper = dict(optimizer=dict(lr=0.002))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=100, by_epoch=False),
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=100, end=max_iters, by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=val_interval, save_best='mIoU', rule='greater'))
-# seeds: fine SAM seeding of the learned segmentation-prompt CAMs (tools/make_pseudo_labels.py)
-label_generator = dict(
-    type='CLIPSAMLabelGenerator', model=None, checkpoint=None,
-    sam_type='tiny', sam_checkpoint='checkpoints/sam_tiny.pth', mode='fine',
-    bg_method=dict(method='pow', pow=3), bg_threshold=None,
-    points_per_side=4, pred_iou_thresh=0.0)
+default_hooks = dict(checkpoint=dict(interval=val_interval))

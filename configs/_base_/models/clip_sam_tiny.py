@@ -18,3 +18,5 @@ model = dict(
         context_length=24),
     sam=dict(sam_type='tiny', checkpoint='checkpoints/sam_tiny.pth', points_per_side=4,
              pred_iou_thresh=0.0, decoder_batch_size=64))
+label_generator = dict(sam_type='tiny', sam_checkpoint='checkpoints/sam_tiny.pth',
+                       points_per_side=4, pred_iou_thresh=0.0)

@@ -29,3 +29,9 @@ model = dict(
              points_per_side=32, pred_iou_thresh=0.88, decoder_batch_size=64),
     seeding=dict(mode='coarse', bg_method=dict(method='pow', pow=3)),
     test_cfg=dict(bg_threshold=0.3))
+# seeds: fine SAM seeding of the learned segmentation-prompt CAMs (tools/make_pseudo_labels.py)
+label_generator = dict(
+    type='CLIPSAMLabelGenerator', model=None, checkpoint=None,
+    sam_type='vit_h', sam_checkpoint='checkpoints/sam_vit_h_4b8939.pth', mode='fine',
+    bg_method=dict(method='pow', pow=3), bg_threshold=None,
+    points_per_side=32, pred_iou_thresh=0.88)
