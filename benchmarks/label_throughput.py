@@ -34,31 +34,12 @@ from mmseg.structures import SegDataSample  # noqa: E402
 
 from mmwsss.datasets.voc_image_level import VOC_CLASSES  # noqa: E402
 from mmwsss.label_generators.grounded_sam import (  # noqa: E402
-    GroundedSAMLabelGenerator, build_caption, build_class_phrases, build_grounding_dino)
+    TINY_GROUNDING_DINO, GroundedSAMLabelGenerator, build_caption, build_class_phrases,
+    build_grounding_dino)
 from mmwsss.label_generators.sam_utils import build_sam, build_sam_model  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GEN_CFG = osp.join(ROOT, 'configs/_base_/models/grounded-sam_swin-t-vit-h.py')
-# The config's Swin-T Grounding DINO shrunk (the text path stays 256 wide: mmdet fixes it).
-TINY_DETECTOR = dict(
-    num_queries=20,
-    language_model=dict(max_tokens=64),
-    backbone=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
-                  mlp_ratio=2, drop_path_rate=0.0),
-    neck=dict(in_channels=[32, 64, 128], norm_cfg=dict(type='GN', num_groups=8)),
-    encoder=dict(num_layers=1,
-                 layer_cfg=dict(self_attn_cfg=dict(num_heads=2, num_points=2),
-                                ffn_cfg=dict(feedforward_channels=64)),
-                 text_layer_cfg=dict(self_attn_cfg=dict(num_heads=2),
-                                     ffn_cfg=dict(feedforward_channels=64)),
-                 fusion_layer_cfg=dict(embed_dim=64, num_heads=2)),
-    decoder=dict(num_layers=1,
-                 layer_cfg=dict(self_attn_cfg=dict(num_heads=2),
-                                cross_attn_text_cfg=dict(num_heads=2),
-                                cross_attn_cfg=dict(num_heads=2, num_points=2),
-                                ffn_cfg=dict(feedforward_channels=64))),
-    dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
-    test_cfg=dict(max_per_img=20))
 
 
 def parse_args():
@@ -107,7 +88,7 @@ def random_bert(folder: str, phrases, tiny: bool) -> str:
 def build_models(args, phrases, tmp: str):
     cfg = Config.fromfile(GEN_CFG)
     if args.tiny:
-        cfg.merge_from_dict({'label_generator': dict(detector=TINY_DETECTOR)})
+        cfg.merge_from_dict({'label_generator': dict(detector=TINY_GROUNDING_DINO)})
     text_encoder = args.text_encoder or random_bert(tmp, phrases, args.tiny)
     detector = build_grounding_dino(cfg.label_generator.detector.to_dict(),
                                     args.detector_checkpoint, text_encoder, args.device)

@@ -21,8 +21,9 @@ from mmwsss.apis import generate_pseudo_labels
 from mmwsss.datasets.coco_image_level import COCO_CLASSES
 from mmwsss.datasets.voc_image_level import VOC_CLASSES
 from mmwsss.label_generators import BaseLabelGenerator, GroundedSAMLabelGenerator
-from mmwsss.label_generators.grounded_sam import (build_caption, build_class_phrases,
-                                                  merge_instance_masks, select_detections)
+from mmwsss.label_generators.grounded_sam import (TINY_GROUNDING_DINO, build_caption,
+                                                  build_class_phrases, merge_instance_masks,
+                                                  select_detections)
 from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build_sam_model,
                                                sam_input_size)
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
@@ -31,28 +32,10 @@ from mmwsss.utils.io import load_label_png
 SYN_CFG = osp.join(ROOT, 'configs/grounded_sam/grounded-sam_swin-t-vit-h_1xb4_synthetic.py')
 VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', '?', 'disk', 'square', 'triangle',
          'ring', 'cross']
-# Shrinks the config's Swin-T Grounding DINO; the text path stays 256 wide (mmdet fixes it).
-TINY_DETECTOR = dict(
-    num_queries=20,
-    language_model=dict(max_tokens=64),
-    backbone=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
-                  mlp_ratio=2, drop_path_rate=0.0),
-    neck=dict(in_channels=[32, 64, 128], norm_cfg=dict(type='GN', num_groups=8)),
-    encoder=dict(
-        num_layers=1,
-        layer_cfg=dict(self_attn_cfg=dict(num_heads=2, num_points=2),
-                       ffn_cfg=dict(feedforward_channels=64)),
-        text_layer_cfg=dict(self_attn_cfg=dict(num_heads=2), ffn_cfg=dict(feedforward_channels=64)),
-        fusion_layer_cfg=dict(embed_dim=64, num_heads=2)),
-    decoder=dict(
-        num_layers=1,
-        layer_cfg=dict(self_attn_cfg=dict(num_heads=2), cross_attn_text_cfg=dict(num_heads=2),
-                       cross_attn_cfg=dict(num_heads=2, num_points=2),
-                       ffn_cfg=dict(feedforward_channels=64))),
-    # a learnable logit scale: tests set it to pin every token probability to 0.5
-    bbox_head=dict(contrastive_cfg=dict(max_text_len=256, log_scale=0.0)),
-    dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
-    test_cfg=dict(max_per_img=20))
+# the package's tiny Grounding DINO with a learnable logit scale: tests set it to pin every
+# token probability to 0.5
+TINY_DETECTOR = dict(TINY_GROUNDING_DINO,
+                     bbox_head=dict(contrastive_cfg=dict(max_text_len=256, log_scale=0.0)))
 
 
 # ------------------------------------------------------------------ tiny models on disk

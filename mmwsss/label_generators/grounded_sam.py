@@ -46,6 +46,28 @@ EXTRA_PHRASES = {'horse': ['halter', 'saddle'],
                  'diningtable': ['bowl', 'plate', 'food', 'fruit', 'glass', 'dishes'],
                  'tvmonitor': ['tv', 'monitor']}
 FALLBACKS = ('ignore', 'background', 'cam')
+# Overrides that shrink the config's Swin-T Grounding DINO to a few-layer toy (random weights,
+# CPU): for tests and the --tiny benchmark, as sam_utils' 'tiny' SAM. The text path stays 256
+# wide (mmdet fixes it).
+TINY_GROUNDING_DINO = dict(
+    num_queries=20,
+    language_model=dict(max_tokens=64),
+    backbone=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4,
+                  mlp_ratio=2, drop_path_rate=0.0),
+    neck=dict(in_channels=[32, 64, 128], norm_cfg=dict(type='GN', num_groups=8)),
+    encoder=dict(num_layers=1,
+                 layer_cfg=dict(self_attn_cfg=dict(num_heads=2, num_points=2),
+                                ffn_cfg=dict(feedforward_channels=64)),
+                 text_layer_cfg=dict(self_attn_cfg=dict(num_heads=2),
+                                     ffn_cfg=dict(feedforward_channels=64)),
+                 fusion_layer_cfg=dict(embed_dim=64, num_heads=2)),
+    decoder=dict(num_layers=1,
+                 layer_cfg=dict(self_attn_cfg=dict(num_heads=2),
+                                cross_attn_text_cfg=dict(num_heads=2),
+                                cross_attn_cfg=dict(num_heads=2, num_points=2),
+                                ffn_cfg=dict(feedforward_channels=64))),
+    dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
+    test_cfg=dict(max_per_img=20))
 PHRASE_SEP = ' . '
 GROUNDING_DINO_ZOO = ('https://download.openmmlab.com/mmdetection/v3.0/grounding_dino/'
                       'groundingdino_swint_ogc_mmdet-822d7e9d.pth')
