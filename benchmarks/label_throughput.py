@@ -17,8 +17,6 @@ on. Random weights are fine for timing (give real checkpoints for meaningful agr
         --batch-size 8 [--sam-checkpoint ... --detector-checkpoint ... --text-encoder ...]
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -37,6 +35,7 @@ from mmwsss.label_generators.grounded_sam import (  # noqa: E402
     TINY_GROUNDING_DINO, GroundedSAMLabelGenerator, build_caption, build_class_phrases,
     build_grounding_dino)
 from mmwsss.label_generators.sam_utils import build_sam, build_sam_model  # noqa: E402
+from mmwsss.utils.io import dump_json_atomic  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GEN_CFG = osp.join(ROOT, 'configs/_base_/models/grounded-sam_swin-t-vit-h.py')
@@ -170,6 +169,40 @@ def timed(fn, batches, device) -> tuple:
     return n / (time.perf_counter() - t0), labels
 
 
+def stage_times(gen: GroundedSAMLabelGenerator, batches, device) -> dict:
+    """Milliseconds per image spent in detection, SAM encoding, mask decoding and mask
+    up-sampling (each stage synchronised, so the sum exceeds the pipelined time a little)."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
+    spent = dict(detect=0.0, sam_encode=0.0, sam_decode=0.0, sam_upsample=0.0)
+    wrapped = dict(detect=(gen, 'detect'), sam_encode=(gen.sam, 'encode_preprocessed'),
+                   sam_decode=(gen.sam, 'decode'), sam_upsample=(gen.sam, 'postprocess'))
+
+    def timer(name, fn):
+        def run(*a, **k):
+            sync()
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            sync()
+            spent[name] += time.perf_counter() - t0
+            return out
+        return run
+
+    for name, (obj, attr) in wrapped.items():
+        setattr(obj, attr, timer(name, getattr(obj, attr)))
+    sync()
+    t0 = time.perf_counter()
+    try:
+        for b in batches:
+            gen.generate(b)
+    finally:
+        for obj, attr in wrapped.values():
+            delattr(obj, attr)
+    sync()
+    n = sum(len(b['inputs']) for b in batches)
+    spent['total'] = time.perf_counter() - t0
+    return {k: 1000 * v / n for k, v in spent.items()}
+
+
 def agreement(a: list, b: list) -> float:
     eq = sum(int((x == y).sum()) for x, y in zip(a, b))
     return eq / sum(x.size for x in a)
@@ -185,8 +218,10 @@ def main():
     common = dict(classes=VOC_CLASSES, device=args.device, box_threshold=args.box_threshold,
                   detector_scale=tuple(args.detector_scale), fallback='ignore',
                   max_detections=args.max_detections)
-    fp32 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='fp32', **common)
-    bf16 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='bf16', **common)
+    fp32 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='fp32',
+                                                 detector_precision='fp32', **common)
+    bf16 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='bf16',
+                                                 detector_precision='bf16', **common)
     batches = make_batches(args, len(VOC_CLASSES))
     ref_ips, ref_labels = timed(lambda b: reference_labels(fp32, sam, b), batches, device)
     boxes = []
@@ -198,6 +233,7 @@ def main():
 
     fp32_ips, fp32_labels = timed(batched_fp32, batches, device)
     bf16_ips, bf16_labels = timed(bf16.generate, batches, device)
+    stages = stage_times(bf16, batches, device)
     res = dict(
         device=str(device), device_name=(torch.cuda.get_device_name(device)
                                          if device.type == 'cuda' else 'cpu'),
@@ -208,24 +244,25 @@ def main():
         reference_img_s=ref_ips, batched_fp32_img_s=fp32_ips, batched_bf16_img_s=bf16_ips,
         speedup_fp32=fp32_ips / ref_ips, speedup_bf16=bf16_ips / ref_ips,
         agreement_bf16_vs_fp32=agreement(bf16_labels, fp32_labels),
-        agreement_fp32_vs_reference=agreement(fp32_labels, ref_labels))
+        agreement_fp32_vs_reference=agreement(fp32_labels, ref_labels),
+        bf16_stage_ms_per_image=stages)
     print(f"device {res['device_name']} | SAM {args.sam_type} | Grounding DINO {res['detector']}"
           f" | {args.num_images} images {args.image_size[0]}x{args.image_size[1]} | batch "
           f"{args.batch_size} | {res['boxes_per_image']:.1f} boxes/image"
           + (' | random weights' if not (args.sam_checkpoint and args.detector_checkpoint)
              else ''))
     print(f'reference (per image, SamPredictor fp32): {ref_ips:8.2f} images/s')
-    print(f'batched, SAM fp32:                        {fp32_ips:8.2f} images/s  '
+    print(f'batched, fp32:                            {fp32_ips:8.2f} images/s  '
           f'x{res["speedup_fp32"]:.2f}')
-    print(f'batched, SAM bf16 autocast:               {bf16_ips:8.2f} images/s  '
+    print(f'batched, bf16 autocast:                   {bf16_ips:8.2f} images/s  '
           f'x{res["speedup_bf16"]:.2f}')
+    print('batched bf16, ms/image by stage: ' + ', '.join(
+        f'{k} {v:.1f}' for k, v in stages.items()))
     print(f'label pixels equal, bf16 vs fp32:         {100 * res["agreement_bf16_vs_fp32"]:.2f}%')
     print(f'label pixels equal, batched vs reference: '
           f'{100 * res["agreement_fp32_vs_reference"]:.2f}% (merge rule and resize differ)')
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(res, f, indent=2)
+        dump_json_atomic(res, args.json)
     return res
 
 

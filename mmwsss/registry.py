@@ -5,6 +5,8 @@ A config with ``default_scope='mmwsss'`` finds mmwsss classes first and falls ba
 ``custom_imports=dict(imports=['mmwsss'])``.
 """
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
@@ -36,6 +38,10 @@ MODEL_WRAPPERS = Registry(
     'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope='mmwsss', locations=['mmwsss.engine'])
 OPTIMIZERS = Registry('optimizer', parent=MMSEG_OPTIMIZERS, scope='mmwsss')
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMSEG_OPTIM_WRAPPERS, scope='mmwsss')
+# Also a direct child of MMEngine's root: mmengine.optim.build_optim_wrapper looks there.
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='mmwsss', locations=['mmwsss.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMSEG_PARAM_SCHEDULERS, scope='mmwsss')
 VISBACKENDS = Registry('vis_backend', parent=MMSEG_VISBACKENDS, scope='mmwsss')
 VISUALIZERS = Registry('visualizer', parent=MMSEG_VISUALIZERS, scope='mmwsss')

@@ -1,5 +1,9 @@
 """Train a CAM model or an mmseg segmenter from a config (MMEngine Runner)."""
+import argparse
+
 from mmengine.runner import Runner
+
+from mmwsss.apis.precision import PRECISIONS, apply_training_precision
 
 from mmwsss.apis.cli import load_tool_config, tool_parser
 from mmwsss.utils import check_config_checkpoints, prepare_distributed
@@ -10,12 +14,18 @@ def main():
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
     parser.add_argument('--resume', action='store_true',
                         help='resume from the latest checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (AmpOptimWrapper)')
+    parser.add_argument('--precision', choices=PRECISIONS,
+                        help="override the config's train_precision (GPU configs: bf16)")
+    parser.add_argument('--amp', action='store_true', help='same as --precision bf16')
+    parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction,
+                        help="override the config's channels_last switch")
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.precision or args.amp:
+        cfg.train_precision = args.precision or 'bf16'
+    if args.channels_last is not None:
+        cfg.channels_last = args.channels_last
+    apply_training_precision(cfg)
     cfg.resume = args.resume
     check_config_checkpoints(cfg)
     prepare_distributed(cfg, args.launcher)

@@ -13,3 +13,7 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+# Training precision and memory layout (mmwsss.apis.precision; tools/train.py applies them):
+# 'fp32' | 'bf16' (AmpOptimWrapper, no loss scaler) | 'fp16'. GPU configs use bf16 + channels_last.
+train_precision = 'fp32'
+channels_last = False

@@ -8,7 +8,9 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/poly_iter.py'
 ]
 default_scope = 'mmseg'  # a stock mmseg segmenter; mmwsss parts by their 'mmwsss.' names
-model = dict(decode_head=dict(type='mmwsss.DeepLabV2Head'))
+model = dict(
+    data_preprocessor=dict(type='mmwsss.BatchedSegDataPreProcessor'),  # async copies
+    decode_head=dict(type='mmwsss.DeepLabV2Head'))
 train_dataloader = dict(dataset=dict(
     type='mmwsss.PseudoLabelDataset',
     data_prefix=dict(img_path='JPEGImages', seg_map_path='PseudoLabels')))
@@ -17,3 +19,6 @@ test_dataloader = val_dataloader
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
+# GPU speed switches (see configs/_base_/default_runtime.py); fp32: --precision fp32
+train_precision = 'bf16'
+channels_last = True

@@ -31,3 +31,6 @@ param_scheduler = [
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval, save_best='mIoU', rule='greater'))
 label_generator = dict(type='CAMLabelGenerator', model=None, checkpoint=None, bg_threshold=0.26)
+# GPU speed switches (see configs/_base_/default_runtime.py); fp32: --precision fp32
+train_precision = 'bf16'
+channels_last = True

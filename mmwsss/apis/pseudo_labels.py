@@ -13,6 +13,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, get_dist_info
@@ -100,7 +101,7 @@ def generate_pseudo_labels(cfg: Config,
     gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
     loader = DataLoader(SafeDataset(dataset, todo), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
-                        persistent_workers=False)
+                        persistent_workers=False, pin_memory=torch.cuda.is_available())
     failures, written, t0 = [], 0, time.time()
     progress = ProgressBar(len(todo)) if rank == 0 and todo else None
     overlays_left = num_overlays if overlay_dir else 0

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.checkpoint import MissingFileError, check_file
+from mmwsss.utils.precision import check_precision, precision_autocast
 from .base import BaseLabelGenerator
 from .sam_utils import SamBoxPredictor, build_sam, check_sam_checkpoint
 
@@ -276,7 +277,26 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
             warnings.warn(f'Grounding DINO checkpoint {checkpoint}: {len(missing)} missing '
                           f'keys (e.g. {missing[:3]}), {len(unexpected)} unexpected keys '
                           f'(e.g. {unexpected[:3]})')
-    return model.to(device or 'cpu').eval()
+    model = model.to(device or 'cpu').eval()
+    use_pytorch_deform_attn_without_cuda_ops(torch.device(device or 'cpu'))
+    return model
+
+
+def use_pytorch_deform_attn_without_cuda_ops(device: torch.device) -> bool:
+    """Route mmcv's ``MultiScaleDeformableAttention`` through its PyTorch implementation when
+    the model runs on CUDA but mmcv was built without CUDA ops (a CPU-ops wheel on a GPU
+    machine); mmcv would otherwise fail at the first forward. Returns whether it did."""
+    if device.type != 'cuda':
+        return False
+    from mmcv.ops import get_compiling_cuda_version
+    from mmcv.ops import multi_scale_deform_attn
+    if get_compiling_cuda_version() != 'not available' or \
+            not multi_scale_deform_attn.IS_CUDA_AVAILABLE:
+        return False
+    warnings.warn('mmcv was built without CUDA ops: Grounding DINO uses the PyTorch '
+                  'deformable attention (slower; build mmcv with FORCE_CUDA=1 for the kernel)')
+    multi_scale_deform_attn.IS_CUDA_AVAILABLE = False
+    return True
 
 
 @LABEL_GENERATORS.register_module()
@@ -304,6 +324,9 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
             ``dict(type='CAMLabelGenerator', model=..., checkpoint=...)``; instead of
             ``model`` a ``config`` path whose ``model`` is used).
         sam_precision: ``'auto'`` (bf16 autocast on CUDA, fp32 elsewhere), ``'bf16'``, ``'fp32'``.
+        detector_precision: the same switch for Grounding DINO (box coordinates and scores
+            are computed from its bf16 outputs in fp32).
+        sam_sdpa: SAM's image-encoder attention through the fused SDPA kernel (same math).
         sam_encoder_batch_size / sam_decoder_batch_size: chunk sizes of the SAM passes.
     """
 
@@ -345,6 +368,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                    max_detections: Optional[int] = 100,
                    nms_iou_threshold: Optional[float] = None, fallback: str = 'ignore',
                    fallback_generator: Optional[dict] = None, sam_precision: str = 'auto',
+                   detector_precision: str = 'auto', sam_sdpa: bool = True,
                    sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64) -> None:
         self.classes = resolve_classes(classes)
         self.class_phrases = build_class_phrases(self.classes, prompts, default_prompts)
@@ -359,8 +383,9 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         self.nms_iou_threshold = nms_iou_threshold
         self.fallback = fallback
         self._fallback_cfg = fallback_generator if fallback == 'cam' else None
+        self.detector_precision = check_precision(detector_precision, 'detector_precision')
         self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
-                                 decoder_batch_size=sam_decoder_batch_size)
+                                 decoder_batch_size=sam_decoder_batch_size, sdpa=sam_sdpa)
         self.last_captions: List[str] = []
         self.last_detections: List[dict] = []
 
@@ -419,13 +444,15 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         """
         det = self.detector
         data = self._detector_inputs(images)
-        feats = det.extract_feat(data['inputs'])
-        text_dict = det.language_model(list(captions))
-        if det.text_feat_map is not None:
-            text_dict['embedded'] = det.text_feat_map(text_dict['embedded'])
-        head_inputs = det.forward_transformer(feats, text_dict, data['data_samples'])
-        cls_scores, bbox_preds = det.bbox_head(**head_inputs)
-        probs = cls_scores[-1].sigmoid()  # (B, Q, max_text_len); padding tokens: 0
+        with precision_autocast(self.detector_precision, self.device):
+            feats = det.extract_feat(data['inputs'])
+            text_dict = det.language_model(list(captions))
+            if det.text_feat_map is not None:
+                text_dict['embedded'] = det.text_feat_map(text_dict['embedded'])
+            head_inputs = det.forward_transformer(feats, text_dict, data['data_samples'])
+            cls_scores, bbox_preds = det.bbox_head(**head_inputs)
+        probs = cls_scores[-1].float().sigmoid()  # (B, Q, max_text_len); padding tokens: 0
+        bbox_preds = [p.float() for p in bbox_preds]
         out = []
         for b, img in enumerate(images):
             boxes, scores, phrases = select_detections(

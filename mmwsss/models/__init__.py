@@ -1,5 +1,6 @@
 from .backbones import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
 from .equivariance import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

@@ -22,14 +22,27 @@ def cams_to_label_map(cams: torch.Tensor, bg_threshold: float) -> torch.Tensor:
 
 def multi_hot(data_samples, num_classes: int, device=None) -> torch.Tensor:
     """(N, num_classes) float targets from each sample's ``gt_img_labels`` (1-based foreground
-    class indices): entry ``c - 1`` is 1 when class ``c`` is present."""
+    class indices): entry ``c - 1`` is 1 when class ``c`` is present.
+
+    One scatter for the whole batch, and no host-device synchronisation when the labels are
+    on the GPU (the range check is then an asynchronous device assertion)."""
+    labels = [ds.gt_img_labels.reshape(-1) for ds in data_samples]
     out = torch.zeros(len(data_samples), num_classes, device=device)
-    for i, ds in enumerate(data_samples):
-        labels = ds.gt_img_labels.to(device=device, dtype=torch.long)
-        if labels.numel() and (labels.min() < 1 or labels.max() > num_classes):
+    if not labels or not sum(lab.numel() for lab in labels):
+        return out
+    for ds, lab in zip(data_samples, labels):
+        if lab.device.type == 'cpu' and lab.numel() and (lab.min() < 1 or
+                                                         lab.max() > num_classes):
             raise ValueError(f'{ds.metainfo.get("img_path")}: image-level labels '
-                             f'{labels.tolist()} outside 1..{num_classes}')
-        out[i, labels - 1] = 1
+                             f'{lab.tolist()} outside 1..{num_classes}')
+    # row indices made on the device: a host tensor copied there would synchronise the stream
+    rows = torch.cat([torch.full((lab.numel(), ), i, dtype=torch.long, device=out.device)
+                      for i, lab in enumerate(labels)])
+    cols = torch.cat([lab.to(device=out.device, dtype=torch.long) for lab in labels]) - 1
+    if cols.device.type != 'cpu':
+        torch._assert_async(((cols >= 0) & (cols < num_classes)).all(),
+                            f'image-level labels outside 1..{num_classes}')
+    out[rows, cols] = 1
     return out
 
 

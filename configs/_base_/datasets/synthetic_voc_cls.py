@@ -15,7 +15,7 @@ train_pipeline = [
     dict(type='PackCAMInputs'),
 ]
 _dataset = dict(type=dataset_type, data_root=data_root)
-train_dataloader = dict(num_workers=2, dataset=dict(**_dataset, pipeline=train_pipeline))
+train_dataloader = dict(num_workers=2, pin_memory=False, dataset=dict(**_dataset, pipeline=train_pipeline))
 # CAMs are judged on the train split (the segmenter on val), as WSSS papers do
 val_dataloader = dict(num_workers=2, dataset=_dataset)
 test_dataloader = dict(num_workers=2, dataset=dict(

@@ -23,6 +23,7 @@ _data_prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 train_dataloader = dict(
     batch_size=16,
     num_workers=8,
+    pin_memory=True,  # with BatchedSegDataPreProcessor: copies overlap GPU work
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='JPEGImages'),
@@ -38,7 +39,7 @@ val_dataloader = dict(
                  ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 pseudo_label_dataloader = dict(
-    batch_size=1,
+    batch_size=8,  # mixed sizes are padded per batch (BatchedSegDataPreProcessor)
     num_workers=4,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -19,6 +19,7 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=10,
     num_workers=8,
+    pin_memory=True,  # with BatchedSegDataPreProcessor: copies overlap GPU work
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,

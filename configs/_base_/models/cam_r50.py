@@ -1,6 +1,6 @@
 # CAM baseline: ResNet-50 (output stride 16, as IRN's resnet50_cam) → 1×1 classifier → GAP.
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='BatchedSegDataPreProcessor',  # + mixed-size test batches, async copies
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

@@ -100,5 +100,7 @@ label_generator = dict(
     fallback='ignore',  # no box passes: 'ignore' (255) | 'background' (0) | 'cam'
     fallback_generator=None,  # for 'cam': dict(type='CAMLabelGenerator', config=..., checkpoint=...)
     sam_precision='auto',  # bf16 autocast on CUDA, fp32 on CPU; 'fp32' to switch it off
+    detector_precision='auto',  # the same for Grounding DINO
+    sam_sdpa=True,  # SAM encoder attention through the fused SDPA kernel (same math)
     sam_encoder_batch_size=8,
     sam_decoder_batch_size=64)

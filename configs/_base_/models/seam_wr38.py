@@ -1,7 +1,7 @@
 # SEAM (Wang et al. 2020): WideResNet-38 → CAM head (dropout 0.5, no bias) + PCM neck on
 # conv4/conv5, siamese training with a 0.3 rescale, cls + ER + ECR (+ the official min loss).
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='BatchedSegDataPreProcessor',  # + mixed-size test batches, async copies
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

@@ -3,6 +3,8 @@ max_iters = 20000
 val_interval = 2000
 optim_wrapper = dict(
     type='OptimWrapper',
+    # one parameter group per distinct lr / weight decay, not per parameter (mmwsss.engine)
+    constructor='mmwsss.GroupedOptimWrapperConstructor',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=max_iters, by_epoch=False)

@@ -9,6 +9,7 @@ from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
 from ..builder import build_module
+from mmwsss.utils.precision import check_precision, precision_autocast
 from ..utils import cams_to_label_map, max_norm, multi_hot
 
 
@@ -32,6 +33,12 @@ class CAMClassifier(BaseModel):
         use_img_labels (bool): keep only the classes of the image-level label, as WSSS
             evaluation and pseudo-labelling do (default True); otherwise classes whose logit
             is positive.
+        precision (str): ``'fp32'`` (default), ``'bf16'`` (autocast) or ``'auto'`` (bf16 on
+            CUDA) for the inference forward passes; CAMs are summed and normalised in fp32.
+
+    Batches of images of different sizes (padded by the data preprocessor) give the same
+    CAMs as one image at a time up to the padding seen by border convolutions: each image's
+    CAM is cropped to its own size before it is normalised.
     """
 
     def __init__(self,
@@ -49,8 +56,10 @@ class CAMClassifier(BaseModel):
         self.head = build_module(head)
         self.cam_neck = build_module(cam_neck)
         self.train_cfg = dict(train_cfg or {})
-        self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True)
+        self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True,
+                             precision='fp32')
         self.test_cfg.update(test_cfg or {})
+        check_precision(self.test_cfg['precision'], 'test_cfg.precision')
 
     @property
     def num_classes(self) -> int:
@@ -85,11 +94,13 @@ class CAMClassifier(BaseModel):
         return cams
 
     # ---------------------------------------------------------------- inference
-    def inference_cams(self, inputs: torch.Tensor) -> torch.Tensor:
+    def inference_cams(self, inputs: torch.Tensor, normalise: bool = True) -> torch.Tensor:
         """Multi-scale (+flip) CAMs at input size, summed then max-normalised per class.
 
         Each scale's ReLU'd CAM is upsampled to the input size and summed with its flipped
-        counterpart, as in PSA/IRN's ``infer_cam``; the sum is divided by its per-class max.
+        counterpart, as in PSA/IRN's ``infer_cam``; the sum is divided by its per-class max
+        (``normalise=False`` returns the sum). The whole batch and its flip go through the
+        network together, one pass per scale.
         """
         h, w = inputs.shape[-2:]
         total = None
@@ -98,13 +109,15 @@ class CAMClassifier(BaseModel):
                 inputs, scale_factor=scale, mode='bilinear', align_corners=False)
             if self.test_cfg['flip']:
                 x = torch.cat([x, x.flip(-1)], dim=0)
-            cam = F.relu(self.cams_for_inference(x))
-            cam = F.interpolate(cam, size=(h, w), mode='bilinear', align_corners=False)
+            with precision_autocast(self.test_cfg['precision'], inputs.device):
+                cam = self.cams_for_inference(x)
+            cam = F.interpolate(F.relu(cam.float()), size=(h, w), mode='bilinear',
+                                align_corners=False)
             if self.test_cfg['flip']:
                 n = inputs.shape[0]
                 cam = cam[:n] + cam[n:].flip(-1)
             total = cam if total is None else total + cam
-        return max_norm(total)
+        return max_norm(total) if normalise else total
 
     def _present_classes(self, inputs: torch.Tensor,
                          data_samples: Sequence[SegDataSample]) -> torch.Tensor:
@@ -118,20 +131,24 @@ class CAMClassifier(BaseModel):
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(
                 ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:])) for _ in inputs]
-        cams = self.inference_cams(inputs)
+        cams = self.inference_cams(inputs, normalise=False)
         present = self._present_classes(inputs, data_samples)
         for i, ds in enumerate(data_samples):
-            cam = _to_original_size(cams[i:i + 1], ds.metainfo)[0] * present[i, :, None, None]
+            cam = _to_original_size(cams[i:i + 1], ds.metainfo, max_norm)[0]
+            cam = cam * present[i, :, None, None]
             ds.set_data(dict(pred_cam=PixelData(data=cam)))
             label = cams_to_label_map(cam, self.test_cfg['bg_threshold'])
             ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
         return data_samples
 
 
-def _to_original_size(x: torch.Tensor, meta: dict) -> torch.Tensor:
-    """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map."""
+def _to_original_size(x: torch.Tensor, meta: dict, after_crop=None) -> torch.Tensor:
+    """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map;
+    ``after_crop`` (e.g. normalisation) is applied to the un-padded map."""
     img_h, img_w = meta.get('img_shape', x.shape[-2:])[:2]
     x = x[..., :img_h, :img_w]
+    if after_crop is not None:
+        x = after_crop(x)
     if meta.get('flip', False):  # a flip in the test pipeline
         x = x.flip(-1) if meta.get('flip_direction', 'horizontal') == 'horizontal' else x.flip(-2)
     ori = tuple(meta.get('ori_shape', (img_h, img_w))[:2])

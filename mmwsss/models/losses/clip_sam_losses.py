@@ -68,12 +68,17 @@ class CAMActivationLoss(nn.Module):
     * on B: ``max(A_c, bg_thresh) - bg_thresh``: activation outside is pushed below
       ``bg_thresh``;
 
-    as L1 (``loss_type='l1'``) or ``0.5 x²`` (``'l2'``). ``reduce``: ``'all'`` (mean over
-    all present-class maps and pixels), ``'fg-bg'`` (mean over F plus mean over B, halved) or
+    as L1 (``loss_type='l1'``) or ``0.5 x²`` (``'l2'``). ``reduce``: ``'all'`` (sum over all
+    present-class maps divided by their number of labelled pixels, F and B together, as the
+    official ``all_nums``), ``'fg-bg'`` (half the mean over F plus half the mean over B) or
     ``'fg-bg-per-pos'`` (the same per class map, then averaged).
 
-    ``ignore_index``: seed pixels with this value count in neither F nor B (an addition; the
-    official loss has none, its seeds having no ignored pixels; ``None`` = official).
+    ``ignore_index``: seed pixels with this value count in neither F nor B (official: 255, the
+    padding of the crops; ``None``: nothing ignored).
+
+    The official training (``configs/clip_cam/base.py``: ``l1``, ``'all'``, ``detach_max``,
+    ``bg_thresh=0``, weights (1, 1) for the F and B terms) applies it to the raw Grad-CAMs of the
+    segmentation prompts (``GradCAMCLIP.forward`` ``pos_cam``), not normalised.
     """
 
     def __init__(self, loss_type: str = 'l1', reduce: str = 'all', detach_max: bool = True,
@@ -117,7 +122,7 @@ class CAMActivationLoss(nn.Module):
         else:
             fg_l, bg_l = 0.5 * fg_d ** 2 * fg, 0.5 * bg_d ** 2 * bg
         if self.reduce == 'all':
-            loss = (fg_l + bg_l).mean()
+            loss = (fg_l.sum() + bg_l.sum()) / (fg.sum() + bg.sum()).clamp(min=1)
         elif self.reduce == 'fg-bg':
             loss = (fg_l.sum() / (fg.sum() + self.eps) + bg_l.sum() / (bg.sum() + self.eps)) / 2
         else:

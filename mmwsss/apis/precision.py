@@ -1,0 +1,50 @@
+"""Training precision and memory layout from two config switches.
+
+``train_precision``: ``'fp32'`` (``OptimWrapper``), ``'bf16'`` (MMEngine's ``AmpOptimWrapper``
+with ``dtype='bfloat16'`` and no loss scaler: bf16 has fp32's range, and the scaler's inf check
+would synchronise host and GPU every step) or ``'fp16'`` (``AmpOptimWrapper`` with dynamic loss
+scaling, as mmseg's ``--amp``). ``channels_last``: add ``ChannelsLastHook``.
+
+GPU configs set ``train_precision = 'bf16'`` and ``channels_last = True``; the defaults in
+``configs/_base_/default_runtime.py`` are fp32 and NCHW. ``tools/train.py --precision`` and
+``--cfg-options train_precision=fp32 channels_last=False`` override them.
+"""
+import warnings
+
+import torch
+from mmengine.config import Config
+
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+_AMP_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
+
+
+def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
+    """Rewrite ``cfg.optim_wrapper`` and ``cfg.custom_hooks`` for the config's switches, in
+    place. Mixed precision needs CUDA (``AmpOptimWrapper`` refuses other devices): without it
+    a warning is given and training runs in fp32. Returns the precision used."""
+    precision = cfg.get('train_precision', 'fp32')
+    if precision not in PRECISIONS:
+        raise ValueError(f'train_precision={precision!r}: use one of {PRECISIONS}')
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if precision != 'fp32' and not cuda_available:
+        warnings.warn(f'train_precision={precision!r} needs a CUDA GPU (MMEngine '
+                      "AmpOptimWrapper); training in fp32 here")
+        precision = 'fp32'
+    wrapper = cfg.optim_wrapper
+    if precision == 'fp32':
+        if wrapper.get('type') == 'AmpOptimWrapper':
+            wrapper.type = 'OptimWrapper'
+        for key in _AMP_KEYS:
+            wrapper.pop(key, None)
+    else:
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.dtype = 'bfloat16' if precision == 'bf16' else 'float16'
+        wrapper.loss_scale = dict(enabled=False) if precision == 'bf16' else 'dynamic'
+    hooks = [h for h in cfg.get('custom_hooks', []) or []
+             if h.get('type') not in ('ChannelsLastHook', 'mmwsss.ChannelsLastHook')]
+    if cfg.get('channels_last', False):
+        hooks.append(dict(type='mmwsss.ChannelsLastHook'))
+    cfg.custom_hooks = hooks
+    cfg.train_precision = precision
+    return precision

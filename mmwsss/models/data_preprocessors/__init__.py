@@ -1,0 +1,3 @@
+from .batched_seg_data_preprocessor import BatchedSegDataPreProcessor
+
+__all__ = ['BatchedSegDataPreProcessor']

@@ -1,0 +1,25 @@
+"""Precision switches shared by inference paths: ``'fp32'``, ``'bf16'`` or ``'auto'``."""
+import contextlib
+
+import torch
+
+PRECISIONS = ('auto', 'bf16', 'fp32')
+
+
+def check_precision(precision: str, what: str = 'precision') -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f'{what} {precision!r}: use one of {PRECISIONS}')
+    return precision
+
+
+def uses_bf16(precision: str, device) -> bool:
+    """``'auto'`` means bf16 on CUDA and fp32 elsewhere."""
+    return precision == 'bf16' or (precision == 'auto' and torch.device(device).type == 'cuda')
+
+
+def precision_autocast(precision: str, device):
+    """``torch.autocast`` to bf16 on ``device``'s type when ``uses_bf16``, else a no-op."""
+    device = torch.device(device)
+    if not uses_bf16(precision, device):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

@@ -1,0 +1,207 @@
+"""GPU-speed switches and the pieces behind them, checked on CPU: training precision and
+channels_last from the config, merged optimiser groups, mixed-size test batches, sync-free
+multi-hot targets, SAM's SDPA attention, HFPL's colour term, and the tiny benchmark runs."""
+import copy
+import json
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.optim import DefaultOptimWrapperConstructor, build_optim_wrapper
+from mmseg.structures import SegDataSample
+
+from conftest import CAM_CFG, ROOT, run_tool
+from mmwsss.apis import apply_training_precision
+from mmwsss.engine import ChannelsLastHook, merge_param_groups
+from mmwsss.models.builder import build_module
+from mmwsss.models.utils import multi_hot
+
+GPU_CONFIGS = ['configs/cam/cam_r50_1xb16-5e_voc12aug-512x512.py',
+               'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py',
+               'configs/hfpl/hfpl-seam_wr38_1xb8-8e_voc12aug-448x448.py',
+               'configs/deeplabv2/deeplabv2_r101_1xb10-20k_voc12aug-pseudo-321x321.py']
+
+
+@pytest.mark.parametrize('path', GPU_CONFIGS)
+def test_gpu_configs_train_in_bf16_channels_last_and_fp32_stays_available(path):
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    assert cfg.train_precision == 'bf16' and cfg.channels_last
+    assert apply_training_precision(copy.deepcopy(cfg), cuda_available=True) == 'bf16'
+    bf16 = copy.deepcopy(cfg)
+    apply_training_precision(bf16, cuda_available=True)
+    ow = bf16.optim_wrapper
+    assert ow.type == 'AmpOptimWrapper' and ow.dtype == 'bfloat16'
+    assert ow.loss_scale == dict(enabled=False)  # no scaler: no inf check, no sync
+    assert [h.type for h in bf16.custom_hooks] == ['mmwsss.ChannelsLastHook']
+    apply_training_precision(bf16, cuda_available=True)  # idempotent
+    assert len(bf16.custom_hooks) == 1
+    fp32 = copy.deepcopy(cfg)
+    fp32.train_precision, fp32.channels_last = 'fp32', False
+    apply_training_precision(fp32, cuda_available=True)
+    assert fp32.optim_wrapper.type == 'OptimWrapper'
+    assert not {'dtype', 'loss_scale'} & set(fp32.optim_wrapper)
+    assert fp32.custom_hooks == []
+    # a GPU config on a machine without CUDA: a warning, then fp32
+    cpu = copy.deepcopy(cfg)
+    with pytest.warns(UserWarning, match='needs a CUDA GPU'):
+        assert apply_training_precision(cpu, cuda_available=False) == 'fp32'
+    assert cpu.optim_wrapper.type == 'OptimWrapper'
+
+
+def test_synthetic_configs_default_to_fp32_and_bad_precision_is_named():
+    cfg = Config.fromfile(CAM_CFG)
+    assert cfg.train_precision == 'fp32' and not cfg.channels_last
+    cfg.train_precision = 'bf32'
+    with pytest.raises(ValueError, match="train_precision='bf32'"):
+        apply_training_precision(cfg)
+
+
+def _cam_model():
+    cfg = Config.fromfile(CAM_CFG)
+    torch.manual_seed(0)
+    return build_module(cfg.model).eval(), cfg
+
+
+def test_channels_last_hook_converts_weights_and_inputs_without_changing_outputs():
+    model, _ = _cam_model()
+    x = torch.randn(2, 3, 64, 64)
+    before = model(x)
+    runner = type('Runner', (), {'model': model})()
+    ChannelsLastHook().before_run(runner)
+    conv = model.backbone.conv1.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.is_contiguous()
+    data = model.data_preprocessor(dict(inputs=[torch.randint(0, 255, (3, 64, 64),
+                                                              dtype=torch.uint8)] * 2), False)
+    assert data['inputs'].is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(model(x), before, atol=1e-5)
+
+
+def test_grouped_constructor_merges_groups_and_trains_identically():
+    cfg = Config.fromfile(osp.join(ROOT, GPU_CONFIGS[0]))
+    cfg.train_precision = 'fp32'
+    apply_training_precision(cfg, cuda_available=False)
+    small, _ = _cam_model()  # r18-w16 model, the VOC config's optimiser and lr multipliers
+
+    def mmengine_default(model):
+        ow = copy.deepcopy(cfg.optim_wrapper)
+        assert ow.pop('constructor') == 'mmwsss.GroupedOptimWrapperConstructor'
+        return DefaultOptimWrapperConstructor(ow, ow.pop('paramwise_cfg'))(model)
+
+    per_param = mmengine_default(copy.deepcopy(small))
+    assert len(per_param.optimizer.param_groups) > 10  # MMEngine: one group per parameter
+    models = [copy.deepcopy(small).train() for _ in range(2)]
+    wrappers = [mmengine_default(models[0]),
+                build_optim_wrapper(models[1], copy.deepcopy(cfg.optim_wrapper))]
+    merged = wrappers[1].optimizer.param_groups
+    assert len(merged) == 2 and sorted(g['lr'] for g in merged) == [0.01, 0.1]
+    head = {id(p) for p in models[1].head.parameters()}
+    for g in merged:
+        assert all((id(p) in head) == (g['lr'] == 0.1) for p in g['params'])
+    x = torch.randn(2, 3, 64, 64)
+    samples = []
+    for labels in ([1, 3], [2]):
+        ds = SegDataSample()
+        ds.gt_img_labels = torch.tensor(labels)
+        samples.append(ds)
+    for _ in range(2):
+        for m, w in zip(models, wrappers):
+            w.update_params(sum(m.loss(x, samples)[k] for k in ('loss_cls', )))
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert merge_param_groups([dict(params=[1], lr=1), dict(params=[2], lr=2),
+                               dict(params=[3], lr=1)]) == [dict(params=[1, 3], lr=1),
+                                                            dict(params=[2], lr=2)]
+
+
+def test_mixed_size_test_batch_matches_single_images():
+    model, _ = _cam_model()
+    big = torch.randint(0, 255, (3, 64, 80), dtype=torch.uint8)
+    small = torch.randint(0, 255, (3, 40, 56), dtype=torch.uint8)
+
+    def sample(img, labels):
+        ds = SegDataSample(metainfo=dict(ori_shape=img.shape[-2:], img_shape=img.shape[-2:]))
+        ds.gt_img_labels = torch.tensor(labels)
+        return ds
+
+    with torch.no_grad():
+        both = model.test_step(dict(inputs=[big, small],
+                                    data_samples=[sample(big, [1, 2]), sample(small, [3])]))
+        alone = [model.test_step(dict(inputs=[img], data_samples=[sample(img, lab)]))[0]
+                 for img, lab in ((big, [1, 2]), (small, [3]))]
+    # the largest image is not padded: identical CAMs; the small one keeps its own size
+    assert torch.allclose(both[0].pred_cam.data, alone[0].pred_cam.data, atol=1e-5)
+    cam = both[1].pred_cam.data
+    assert cam.shape == (5, 40, 56) and both[1].pad_shape == (64, 80)
+    assert torch.isclose(cam[2].max(), torch.tensor(1.0), atol=1e-3)  # normalised on its crop
+    assert cam[[0, 1, 3, 4]].abs().max() == 0
+    # the padding reaches it only through receptive fields that cross its border
+    diff = (cam[2] - alone[1].pred_cam.data[2]).abs()
+    assert diff[:20, :28].mean() < diff[20:, 28:].mean()
+
+
+def test_multi_hot_is_one_scatter_and_names_a_bad_label():
+    samples = []
+    for labels in ([1, 3], [], [2, 4]):
+        ds = SegDataSample(metainfo=dict(img_path=f'img{len(samples)}.jpg'))
+        ds.gt_img_labels = torch.tensor(labels, dtype=torch.long)
+        samples.append(ds)
+    assert multi_hot(samples, 4).tolist() == [[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 1]]
+    samples[2].gt_img_labels = torch.tensor([5])
+    with pytest.raises(ValueError, match=r'img2.jpg: image-level labels \[5\] outside 1..4'):
+        multi_hot(samples, 4)
+
+
+def test_feature_similarity_colour_term_matches_cdist_and_kernel_is_cached():
+    from mmwsss.models.losses import FeatureSimilarityLoss
+    loss = FeatureSimilarityLoss()
+    img = torch.rand(2, 3, 6, 7)
+    x = img.flatten(2).transpose(1, 2)
+    ref = (torch.cdist(x, x, p=1) / 3).clamp(0, 1)
+    ref = torch.tanh(loss.mu + torch.log((ref + 1e-5) / (1 - ref + 1e-5)))
+    assert torch.allclose(loss.colour_term(img), ref, atol=1e-5)
+    k = loss.spatial_kernel(6, 7, 'cpu')
+    assert loss.spatial_kernel(6, 7, 'cpu') is k
+    assert loss.spatial_kernel(5, 7, 'cpu').shape == (35, 35)
+
+
+def test_sdpa_sam_attention_matches_segment_anything_and_is_restored():
+    from segment_anything.modeling.image_encoder import Attention
+    from mmwsss.label_generators.sam_utils import build_sam_model, sdpa_image_encoder
+    spec = dict(image_size=64, patch_size=8, encoder_embed_dim=32, encoder_depth=2,
+                encoder_num_heads=2, encoder_global_attn_indexes=(1, ), window_size=3,
+                use_rel_pos=True, prompt_embed_dim=32, decoder_depth=1, decoder_mlp_dim=64,
+                decoder_num_heads=2, iou_head_hidden_dim=32)
+    torch.manual_seed(0)
+    sam = build_sam_model(spec).eval()
+    for m in sam.image_encoder.modules():  # rel-pos tables are zero-initialised: make them count
+        if isinstance(m, Attention):
+            m.rel_pos_h.data.normal_()
+            m.rel_pos_w.data.normal_()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = sam.image_encoder(x)
+        with sdpa_image_encoder(sam.image_encoder):
+            fast = sam.image_encoder(x)
+        again = sam.image_encoder(x)
+    assert torch.allclose(fast, ref, atol=1e-4)
+    assert torch.equal(again, ref)
+    assert all('forward' not in vars(m) for m in sam.image_encoder.modules())
+
+
+@pytest.mark.parametrize('script', ['train_throughput', 'cam_inference'])
+def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
+    out = tmp_path / 'res.json'
+    run_tool(f'benchmarks/{script}.py', '--tiny', '--json', str(out), timeout=900)
+    res = json.loads(out.read_text())
+    if script == 'train_throughput':
+        assert set(res['results']) == {'cam', 'seam', 'seam_hfpl', 'deeplabv2'}
+        for r in res['results'].values():
+            assert r['mmwsss_img_s'] > 0 and r['baseline_img_s'] > 0
+            assert r['ratio'] == pytest.approx(r['mmwsss_img_s'] / r['baseline_img_s'])
+            assert r['precision'] == 'fp32'  # tiny configs, CPU
+    else:
+        assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
+        assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ
