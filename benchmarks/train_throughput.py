@@ -16,7 +16,9 @@ on the host, data samples). The baseline, timed in the same run on the same devi
 * ``deeplabv2``: torchvision ResNet-101 at output stride 8 + ASPP-v2 (sum of four dilated 3×3
   convolutions), frozen BatchNorm, cross-entropy with ignore 255, bf16 autocast + channels_last.
 
-Each timing: warm-up steps, then the median images/s over several synchronised windows.
+Each timing: warm-up steps, then the median images/s over several synchronised windows. The
+Runner's hooks are not timed (``RuntimeInfoHook`` reads the losses with ``.item()`` once per
+iteration in real training).
 
     python benchmarks/train_throughput.py --tiny                 # CPU, tiny configs (CI)
     python benchmarks/train_throughput.py --device cuda [--cases seam deeplabv2] [--profile DIR]

@@ -205,3 +205,35 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
     else:
         assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ
+
+
+def test_deeplabv2_head_accuracy_is_mmsegs_without_boolean_indexing():
+    from mmseg.models.losses import accuracy
+    from mmwsss.models.utils import pixel_accuracy
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 5, 9, 11, generator=g)
+    labels = torch.randint(0, 5, (2, 9, 11), generator=g)
+    labels[0, :3] = 255
+    assert torch.allclose(pixel_accuracy(logits, labels), accuracy(logits, labels,
+                                                                     ignore_index=255))
+    labels[:] = 255  # nothing valid: mmseg gives ~0, not a division by zero
+    assert torch.allclose(pixel_accuracy(logits, labels), accuracy(logits, labels,
+                                                                     ignore_index=255))
+    # the head's loss is mmseg's loss_by_feat, value for value
+    from mmengine.structures import PixelData
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    head = build_module(dict(type='DeepLabV2Head', in_channels=8, num_classes=5, in_index=0,
+                             dilations=(1, 2)))
+    feats = [torch.randn(2, 8, 5, 6, generator=g)]
+    samples = []
+    for i in range(2):
+        ds = SegDataSample()
+        lab = torch.randint(0, 5, (1, 20, 24), generator=g)
+        lab[:, :4] = 255
+        ds.gt_sem_seg = PixelData(data=lab)
+        samples.append(ds)
+    ours = head.loss_by_feat(head(feats), samples)
+    ref = BaseDecodeHead.loss_by_feat(head, head(feats), samples)
+    assert ours.keys() == ref.keys()
+    for k in ref:
+        assert torch.allclose(ours[k], ref[k]), k

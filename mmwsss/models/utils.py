@@ -46,6 +46,16 @@ def multi_hot(data_samples, num_classes: int, device=None) -> torch.Tensor:
     return out
 
 
+def pixel_accuracy(logits: torch.Tensor, labels: torch.Tensor,
+                   ignore_index: int = 255) -> torch.Tensor:
+    """mmseg's top-1 ``accuracy`` (percent of the non-ignored pixels whose top class is the
+    label, shape (1,)), without boolean indexing: no host-device synchronisation on a GPU."""
+    valid = labels != ignore_index
+    correct = ((logits.argmax(1) == labels) & valid).sum().float()
+    eps = torch.finfo(torch.float32).eps
+    return ((correct + eps) * 100.0 / (valid.sum().float() + eps)).view(1)
+
+
 def min_max_norm(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """SEAM's ``tool/visualization.py:max_norm`` on (N, C, H, W): ReLU, then per map
     ``ReLU(x - min - eps) / (max - min + eps)``."""

@@ -4,8 +4,10 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+from mmseg.models.utils import resize
 
 from mmwsss.registry import MODELS
+from ..utils import pixel_accuracy
 
 
 @MODELS.register_module()
@@ -16,6 +18,10 @@ class DeepLabV2Head(BaseDecodeHead):
     This is the DeepLab-LargeFOV/ASPP head WSSS papers train on pseudo-labels (no image
     pooling branch, no 1×1 projection, no BN, unlike mmseg's ASPPHead of DeepLab-v3). Weights
     are initialised N(0, 0.01) and biases 0, as in DeepLab-v2.
+
+    The training loss is mmseg's ``BaseDecodeHead.loss_by_feat``, except that ``acc_seg`` is
+    computed without boolean indexing (``pixel_accuracy``): mmseg's ``accuracy`` makes two
+    host-device synchronisations per step.
 
     Args:
         dilations: rates of the parallel branches.
@@ -46,3 +52,21 @@ class DeepLabV2Head(BaseDecodeHead):
         for branch in self.aspp[1:]:
             out = out + branch(x)
         return out
+
+    def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples) -> dict:
+        seg_label = self._stack_batch_gt(batch_data_samples)
+        seg_logits = resize(seg_logits, size=seg_label.shape[2:], mode='bilinear',
+                            align_corners=self.align_corners)
+        seg_weight = (self.sampler.sample(seg_logits, seg_label)
+                      if self.sampler is not None else None)
+        seg_label = seg_label.squeeze(1)
+        losses_decode = (self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
+                         else [self.loss_decode])
+        loss = {}
+        for loss_decode in losses_decode:
+            value = loss_decode(seg_logits, seg_label, weight=seg_weight,
+                                ignore_index=self.ignore_index)
+            name = loss_decode.loss_name
+            loss[name] = loss[name] + value if name in loss else value
+        loss['acc_seg'] = pixel_accuracy(seg_logits, seg_label, self.ignore_index)
+        return loss
