@@ -11,12 +11,6 @@ voc_clip_es_names = ['aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bu
 model = dict(head=dict(class_names=voc_clip_es_names))
 train_dataloader = dict(batch_size=16)
 max_iters = 10000
-warmup_iters = 500
 val_interval = 2000
-param_scheduler = [
-    dict(type='ConstantLR', factor=0.01, begin=0, end=warmup_iters + 1, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters, eta_min=0.0,
-         begin=warmup_iters, end=max_iters, by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -25,8 +25,7 @@ warmup_iters = 1000  # official COCO warm-up (configs/clip_cam/_patches/coco.py)
 val_interval = 5000
 param_scheduler = [
     dict(type='ConstantLR', factor=0.01, begin=0, end=warmup_iters + 1, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters, eta_min=0.0,
-         begin=warmup_iters, end=max_iters, by_epoch=False)
+    dict(type='CosineAnnealingLR', eta_min=0.0, begin=warmup_iters, by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -24,12 +24,6 @@ label_generator = dict(
     caa=dict(last_n_layers=8, sinkhorn_iters=1, n_iters=2, box_thresh=0.4, at='score'),
     bg_method=dict(method='pow', pow=0.6))
 max_iters = 1800
-warmup_iters = 500
 val_interval = 600
-param_scheduler = [
-    dict(type='ConstantLR', factor=0.01, begin=0, end=warmup_iters + 1, by_epoch=False),
-    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters, eta_min=0.0,
-         begin=warmup_iters, end=max_iters, by_epoch=False)
-]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))
