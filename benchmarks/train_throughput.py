@@ -20,6 +20,12 @@ Each timing: warm-up steps, then the median images/s over several synchronised w
 Runner's hooks are not timed (``RuntimeInfoHook`` reads the losses with ``.item()`` once per
 iteration in real training).
 
+A host-bound step is as fast as the host can launch its operators, so each step is also
+counted (one step under ``mmwsss.utils.OpCounter``, backward included): ATen operators per
+step, and the operators that make the host wait for the device (``.item()``, boolean-mask
+indexing, ``nonzero``...). These counts do not depend on the device, so they can be compared
+on CPU; the tiny run in CI requires zero syncs in every mmwsss step.
+
     python benchmarks/train_throughput.py --tiny                 # CPU, tiny configs (CI)
     python benchmarks/train_throughput.py --device cuda [--cases seam deeplabv2] [--profile DIR]
 """
@@ -49,6 +55,7 @@ from mmwsss.engine import to_channels_last  # noqa: E402
 from mmwsss.models.builder import build_module  # noqa: E402
 from mmwsss.utils.precision import precision_autocast  # noqa: E402
 from mmwsss.utils.io import dump_json_atomic  # noqa: E402
+from mmwsss.utils.op_count import OpCounter  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CASES = {
@@ -79,6 +86,8 @@ def parse_args():
     p.add_argument('--steps', type=int, default=None, help='steps per window, default 5 (tiny 1)')
     p.add_argument('--profile', help='write a torch.profiler table of each mmwsss step here')
     p.add_argument('--json', help='also write the results here')
+    p.add_argument('--top-ops', type=int, default=0,
+                   help='print the N most frequent operators of each step')
     args = p.parse_args()
     args.warmup = args.warmup if args.warmup is not None else (1 if args.tiny else 5)
     args.windows = args.windows or (2 if args.tiny else 5)
@@ -89,7 +98,11 @@ def parse_args():
 # ---------------------------------------------------------------- configs and batches
 def load_case(name: str, args) -> Config:
     full, tiny, _ = CASES[name]
-    cfg = Config.fromfile(osp.join(ROOT, tiny if args.tiny else full))
+    cfg = Config.fromfile(osp.join(ROOT, full))
+    if args.tiny:  # the tiny model, with the optimiser the GPU config trains with
+        optim_wrapper = cfg.optim_wrapper
+        cfg = Config.fromfile(osp.join(ROOT, tiny))
+        cfg.optim_wrapper = optim_wrapper
     cfg.model.backbone.pop('init_cfg', None)  # random weights: nothing to load
     if args.precision:
         cfg.train_precision = args.precision
@@ -339,7 +352,10 @@ def plain_deeplab_step(cfg: Config, device, tiny: bool) -> Callable[[], None]:
         c = cfg.model.decode_head.in_channels
         net = nn.ModuleDict(dict(body=backbone, aspp=nn.ModuleList(
             nn.Conv2d(c, k, 3, padding=d, dilation=d) for d in (1, 2, 3, 4))))
-        forward = lambda x: sum(conv(net.body(x)[-1]) for conv in net.aspp)  # noqa: E731
+
+        def forward(x):
+            feat = net.body(x)[-1]
+            return sum(conv(feat) for conv in net.aspp)
     else:
         net = TorchvisionDeepLabV2(k)
         for m in net.modules():
@@ -390,6 +406,13 @@ def images_per_second(step: Callable[[], None], batch: int, device, args) -> flo
     return statistics.median(rates)
 
 
+def count_ops(step: Callable[[], None]) -> OpCounter:
+    """One step under an operator counter (after the timed steps: caches are warm)."""
+    with OpCounter() as ops:
+        step()
+    return ops
+
+
 def profile_step(step: Callable[[], None], device, path: str) -> None:
     from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
@@ -402,6 +425,10 @@ def profile_step(step: Callable[[], None], device, path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         f.write(prof.key_averages().table(sort_by=key, row_limit=40))
+
+
+def _fmt(syncs: Dict[str, int]) -> str:
+    return ', '.join(f'{k} x{v}' for k, v in syncs.items()) or 'none'
 
 
 def main() -> Dict[str, dict]:
@@ -418,24 +445,34 @@ def main() -> Dict[str, dict]:
         seg = name == 'deeplabv2'
         ours = mmwsss_step(cfg, device, seg)
         ours_ips = images_per_second(ours, cfg.bench_batch, device, args)
+        ours_ops = count_ops(ours)
         if args.profile:
             profile_step(ours, device, osp.join(args.profile, f'{name}.txt'))
         del ours
         if device.type == 'cuda':
             torch.cuda.empty_cache()
-        base_ips = images_per_second(baseline_step(name, cfg, device, args.tiny),
-                                     cfg.bench_batch, device, args)
+        base = baseline_step(name, cfg, device, args.tiny)
+        base_ips = images_per_second(base, cfg.bench_batch, device, args)
+        base_ops = count_ops(base)
+        del base
         if device.type == 'cuda':
             torch.cuda.empty_cache()
         results[name] = dict(
             config=CASES[name][1 if args.tiny else 0], precision=cfg.train_precision,
             channels_last=bool(cfg.get('channels_last')), batch=cfg.bench_batch,
             crop=cfg.bench_crop, mmwsss_img_s=ours_ips, baseline=CASES[name][2],
-            baseline_img_s=base_ips, ratio=ours_ips / base_ips)
+            baseline_img_s=base_ips, ratio=ours_ips / base_ips, mmwsss_ops=ours_ops.total,
+            baseline_ops=base_ops.total, mmwsss_syncs=dict(ours_ops.syncs),
+            baseline_syncs=dict(base_ops.syncs))
         r = results[name]
         print(f"{name:10s} mmwsss {r['precision']}{'+CL' if r['channels_last'] else ''} "
               f"batch {r['batch']} crop {r['crop']}: {ours_ips:8.2f} img/s | {r['baseline']}: "
               f"{base_ips:8.2f} img/s | ratio x{r['ratio']:.2f}")
+        print(f"{'':10s} ops/step: mmwsss {r['mmwsss_ops']} (syncs {_fmt(r['mmwsss_syncs'])}) | "
+              f"baseline {r['baseline_ops']} (syncs {_fmt(r['baseline_syncs'])})")
+        if args.top_ops:
+            print(f'mmwsss, most frequent operators:\n{ours_ops.top(args.top_ops)}')
+            print(f'baseline, most frequent operators:\n{base_ops.top(args.top_ops)}')
     if args.json:
         dump_json_atomic(dict(device=str(device), tiny=args.tiny, results=results), args.json)
     return results

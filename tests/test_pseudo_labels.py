@@ -94,3 +94,27 @@ def test_eval_labels_tool_scores_ground_truth_as_perfect(tiny_voc, tmp_path):
              '--out-metrics', metrics, *as_cli(tiny_overrides(tiny_voc)))
     m = json.load(open(metrics))
     assert m['mIoU'] == pytest.approx(100.0) and m['labelled'] == pytest.approx(100.0)
+
+
+def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):
+    from types import SimpleNamespace
+
+    from mmwsss.apis.pseudo_labels import LabelWriter
+
+    def check(ds, label):
+        if label.max() > 3:
+            raise ValueError('class 4 is not in the image-level label')
+
+    writer = LabelWriter(check, str(tmp_path), max_pending=2)
+    for i in range(6):
+        writer.submit(SimpleNamespace(img_path=f'/data/img{i}.jpg'),
+                      np.full((4, 5), i, np.uint8))
+        assert len(writer.pending) <= 2  # memory stays flat: older writes are waited for
+    writer.close()
+    assert writer.written == 4
+    assert [f['img_path'] for f in writer.failures] == ['/data/img4.jpg', '/data/img5.jpg']
+    assert 'class 4' in writer.failures[0]['error']
+    for i in range(4):
+        assert (load_label_png(str(tmp_path / f'img{i}.png')) == i).all()
+    assert not osp.exists(tmp_path / 'img4.png')
+    assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp-')]

@@ -191,6 +191,24 @@ def test_sdpa_sam_attention_matches_segment_anything_and_is_restored():
     assert all('forward' not in vars(m) for m in sam.image_encoder.modules())
 
 
+def test_op_counter_sees_backward_and_every_kind_of_host_sync():
+    from mmwsss.utils import OpCounter
+    x = torch.randn(4, 5, requires_grad=True)
+    with OpCounter() as clean:
+        (x * 2).relu().sum().backward()
+    assert clean.counts['aten::threshold_backward'] == 1 and not clean.syncs
+    y = x.detach().clone()
+    with OpCounter() as ops:
+        y.sum().item()
+        bool(y.amax() > 0)
+        y[y > 0]
+        y[y > 0] = 0
+        torch.where(y < 0)
+        y[torch.tensor([0, 1])]  # integer indexing does not sync
+    assert ops.syncs == {'aten::_local_scalar_dense': 2, 'aten::index (bool mask)': 1,
+                         'aten::index_put_ (bool mask)': 1, 'aten::nonzero': 1}
+
+
 @pytest.mark.parametrize('script', ['train_throughput', 'cam_inference'])
 def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
     out = tmp_path / 'res.json'
@@ -202,6 +220,13 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
             assert r['mmwsss_img_s'] > 0 and r['baseline_img_s'] > 0
             assert r['ratio'] == pytest.approx(r['mmwsss_img_s'] / r['baseline_img_s'])
             assert r['precision'] == 'fp32'  # tiny configs, CPU
+            assert r['mmwsss_syncs'] == {}  # no hidden host-device sync in any training step
+            assert r['mmwsss_ops'] > 0 and r['baseline_ops'] > 0
+        # the counter sees syncs where there are some: the official SEAM step's loss.item()
+        # and boolean-mask assignments
+        official = res['results']['seam']['baseline_syncs']
+        assert official['aten::_local_scalar_dense'] == 1
+        assert official['aten::index_put_ (bool mask)'] >= 2
     else:
         assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ

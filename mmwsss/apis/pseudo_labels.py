@@ -10,7 +10,9 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -102,32 +104,33 @@ def generate_pseudo_labels(cfg: Config,
     loader = DataLoader(SafeDataset(dataset, todo), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
                         persistent_workers=False, pin_memory=torch.cuda.is_available())
-    failures, written, t0 = [], 0, time.time()
+    failures, t0 = [], time.time()
     progress = ProgressBar(len(todo)) if rank == 0 and todo else None
     overlays_left = num_overlays if overlay_dir else 0
-    for batch in loader:
-        failures += batch.pop('errors')
-        samples = batch['data_samples']
-        if samples:
-            try:
-                labels = gen.generate(batch)
-            except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
-                failures += [dict(img_path=s.img_path, error=f'{type(e).__name__}: {e}')
-                             for s in samples]
-                labels = []
-            for ds, label in zip(samples, labels):
+    writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen), out_dir, palette)
+    try:
+        for batch in loader:
+            failures += batch.pop('errors')
+            samples = batch['data_samples']
+            if samples:
                 try:
-                    _check_label(label, ds, gen)
-                    save_label_png(label, label_path(out_dir, ds.img_path), palette)
-                    written += 1
-                except Exception as e:  # noqa: BLE001
-                    failures.append(dict(img_path=ds.img_path, error=f'{type(e).__name__}: {e}'))
-            if overlays_left > 0 and labels:
-                overlays_left -= _write_overlays(overlay_dir, samples, labels, gen.last_cams,
-                                                 palette, overlays_left)
-        if progress is not None:
-            for _ in range(len(samples) + len(batch.get('errors', []))):
-                progress.update()
+                    labels = gen.generate(batch)
+                except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
+                    failures += [dict(img_path=s.img_path, error=f'{type(e).__name__}: {e}')
+                                 for s in samples]
+                    labels = []
+                for ds, label in zip(samples, labels):
+                    writer.submit(ds, label)
+                if overlays_left > 0 and labels:
+                    overlays_left -= _write_overlays(overlay_dir, samples, labels,
+                                                     gen.last_cams, palette, overlays_left)
+            if progress is not None:
+                for _ in range(len(samples) + len(batch.get('errors', []))):
+                    progress.update()
+    finally:
+        writer.close()
+    failures += writer.failures
+    written = writer.written
     rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped, written=written,
                        failed=len(failures), failures=failures, seconds=round(time.time() - t0, 2))
     dump_json_atomic(rank_report, osp.join(out_dir, f'.report_rank{rank}.json'))
@@ -142,6 +145,53 @@ def generate_pseudo_labels(cfg: Config,
     for f in report['failures'][:20]:
         print_log(f'  failed: {f["img_path"]}: {f["error"]}', logger='current')
     return report
+
+
+class LabelWriter:
+    """Checks and writes label PNGs on background threads, so that PNG encoding and disk I/O
+    overlap the generator's work on the next batch (the GPU does not wait for the disk).
+
+    At most ``max_pending`` labels wait in memory: ``submit`` blocks on the oldest write
+    beyond that, so memory stays flat over a long run. A label that fails its check or its
+    write is recorded in ``failures`` (with the image path); nothing stops the run. Each PNG is
+    written atomically, so an interrupted run leaves only complete files.
+
+    Args:
+        check: ``check(data_sample, label)`` raises if the label is wrong for the image.
+        out_dir: label folder; ``<image stem>.png`` per image.
+        palette: colours of the palette PNGs.
+    """
+
+    def __init__(self, check: Callable, out_dir: str, palette: Optional[Sequence] = None,
+                 num_threads: int = 2, max_pending: int = 64) -> None:
+        self.check, self.out_dir, self.palette = check, out_dir, palette
+        self.max_pending = max_pending
+        self.pool = ThreadPoolExecutor(num_threads, thread_name_prefix='label-writer')
+        self.pending: deque = deque()
+        self.written = 0
+        self.failures: List[dict] = []
+
+    def _write(self, ds, label: np.ndarray) -> None:
+        self.check(ds, label)
+        save_label_png(label, label_path(self.out_dir, ds.img_path), self.palette)
+
+    def submit(self, ds, label: np.ndarray) -> None:
+        while len(self.pending) >= self.max_pending:
+            self._collect(*self.pending.popleft())
+        self.pending.append((ds.img_path, self.pool.submit(self._write, ds, label)))
+
+    def _collect(self, img_path: str, future: Future) -> None:
+        try:
+            future.result()
+            self.written += 1
+        except Exception as e:  # noqa: BLE001 -- reported, never swallowed
+            self.failures.append(dict(img_path=img_path, error=f'{type(e).__name__}: {e}'))
+
+    def close(self) -> None:
+        """Wait for every pending write."""
+        while self.pending:
+            self._collect(*self.pending.popleft())
+        self.pool.shutdown(wait=True)
 
 
 def _check_label(label: np.ndarray, ds, gen) -> None:

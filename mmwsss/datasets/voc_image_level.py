@@ -8,25 +8,11 @@ from mmengine.fileio import get_local_path
 from mmseg.datasets import BaseSegDataset
 
 from mmwsss.registry import DATASETS
+from mmwsss.utils.io import voc_palette
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
                'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
                'sheep', 'sofa', 'train', 'tvmonitor')
-
-
-def voc_palette(num_classes: int = 256) -> List[List[int]]:
-    """The VOC colour map (bit-interleaved), extended to ``num_classes`` entries."""
-    palette = []
-    for i in range(num_classes):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette.append([r, g, b])
-    return palette
 
 
 @DATASETS.register_module()

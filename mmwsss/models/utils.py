@@ -31,10 +31,11 @@ def multi_hot(data_samples, num_classes: int, device=None) -> torch.Tensor:
     if not labels or not sum(lab.numel() for lab in labels):
         return out
     for ds, lab in zip(data_samples, labels):
-        if lab.device.type == 'cpu' and lab.numel() and (lab.min() < 1 or
-                                                         lab.max() > num_classes):
+        # labels on the host (CPU runs) are checked there, in numpy: no tensor op to dispatch
+        host = lab.numpy() if lab.device.type == 'cpu' else None
+        if host is not None and host.size and (host.min() < 1 or host.max() > num_classes):
             raise ValueError(f'{ds.metainfo.get("img_path")}: image-level labels '
-                             f'{lab.tolist()} outside 1..{num_classes}')
+                             f'{host.tolist()} outside 1..{num_classes}')
     # row indices made on the device: a host tensor copied there would synchronise the stream
     rows = torch.cat([torch.full((lab.numel(), ), i, dtype=torch.long, device=out.device)
                       for i, lab in enumerate(labels)])

@@ -3,7 +3,7 @@ import json
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -15,6 +15,17 @@ def _atomic_target(path: str):
     fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix=osp.splitext(path)[1])
     os.close(fd)
     return tmp
+
+
+def voc_palette(num_classes: int = 256) -> List[List[int]]:
+    """The PASCAL VOC colour map (bit-interleaved class index), ``num_classes`` entries."""
+    idx = np.arange(num_classes)
+    cmap = np.zeros((num_classes, 3), np.int64)
+    for bit in range(8):
+        for ch in range(3):
+            cmap[:, ch] |= ((idx >> ch) & 1) << (7 - bit)
+        idx = idx >> 3
+    return cmap.tolist()
 
 
 def save_label_png(label: np.ndarray, path: str, palette: Optional[Sequence] = None) -> None:
@@ -30,12 +41,14 @@ def save_label_png(label: np.ndarray, path: str, palette: Optional[Sequence] = N
             raise ValueError(f'label values for {path} must lie in 0..255')
         label = label.astype(np.uint8)
     img = Image.fromarray(label, mode='P')
+    # always a full 256-entry palette: without one, Pillow writes a 1-bit PNG and indices
+    # above 1 are lost
+    flat = np.asarray(voc_palette(), np.uint8)
     if palette is not None:
-        flat = np.zeros((256, 3), np.uint8)
         pal = np.asarray(palette, np.uint8).reshape(-1, 3)[:256]
         flat[:len(pal)] = pal
-        flat[255] = (224, 224, 192)  # VOC's colour for 'ignore'
-        img.putpalette(flat.flatten().tolist())
+    flat[255] = (224, 224, 192)  # VOC's colour for 'ignore'
+    img.putpalette(flat.flatten().tolist())
     tmp = _atomic_target(path)
     try:
         img.save(tmp, format='PNG')
