@@ -28,6 +28,7 @@ on CPU; the tiny run in CI requires zero syncs in every mmwsss step.
 
     python benchmarks/train_throughput.py --tiny                 # CPU, tiny configs (CI)
     python benchmarks/train_throughput.py --device cuda [--cases seam deeplabv2] [--profile DIR]
+    python benchmarks/train_throughput.py --device cuda --compile [reduce-overhead]
 """
 import argparse
 import copy
@@ -79,6 +80,10 @@ def parse_args():
     p.add_argument('--cases', nargs='+', choices=list(CASES), default=list(CASES))
     p.add_argument('--precision', choices=['bf16', 'fp32'],
                    help="override the configs' train_precision (GPU configs: bf16)")
+    p.add_argument('--compile', nargs='?', const='default',
+                   choices=['default', 'reduce-overhead', 'max-autotune'],
+                   help="torch.compile the mmwsss train_step as MMEngine's `compile` config "
+                        "key does (value: torch.compile's mode; reduce-overhead = CUDA graphs)")
     p.add_argument('--batch-size', type=int, help='default: the config (--tiny: 2)')
     p.add_argument('--crop', type=int, help='default: the config (--tiny: 64)')
     p.add_argument('--warmup', type=int, default=None, help='default 5 (--tiny 1)')
@@ -106,6 +111,8 @@ def load_case(name: str, args) -> Config:
     cfg.model.backbone.pop('init_cfg', None)  # random weights: nothing to load
     if args.precision:
         cfg.train_precision = args.precision
+    if args.compile:
+        cfg.compile = True if args.compile == 'default' else dict(mode=args.compile)
     apply_training_precision(cfg, cuda_available=torch.device(args.device).type == 'cuda')
     crop = args.crop or (64 if args.tiny else _crop_size(cfg))
     cfg.model.data_preprocessor.size = (crop, crop)
@@ -174,7 +181,10 @@ def mmwsss_step(cfg: Config, device, segmentation: bool) -> Callable[[], None]:
         to_channels_last(model)
     wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     batch = data_batch(cfg, segmentation, pin=device.type == 'cuda')
-    return lambda: model.train_step(batch, wrapper)
+    train_step = model.train_step
+    if cfg.get('compile'):  # as Runner._maybe_compile('train_step') does with cfg.compile
+        train_step = torch.compile(train_step, **({} if cfg.compile is True else cfg.compile))
+    return lambda: train_step(batch, wrapper)
 
 
 # ---------------------------------------------------------------- baselines
@@ -459,13 +469,15 @@ def main() -> Dict[str, dict]:
             torch.cuda.empty_cache()
         results[name] = dict(
             config=CASES[name][1 if args.tiny else 0], precision=cfg.train_precision,
+            compile=cfg.get('compile', False),
             channels_last=bool(cfg.get('channels_last')), batch=cfg.bench_batch,
             crop=cfg.bench_crop, mmwsss_img_s=ours_ips, baseline=CASES[name][2],
             baseline_img_s=base_ips, ratio=ours_ips / base_ips, mmwsss_ops=ours_ops.total,
             baseline_ops=base_ops.total, mmwsss_syncs=dict(ours_ops.syncs),
             baseline_syncs=dict(base_ops.syncs))
         r = results[name]
-        print(f"{name:10s} mmwsss {r['precision']}{'+CL' if r['channels_last'] else ''} "
+        print(f"{name:10s} mmwsss {r['precision']}{'+CL' if r['channels_last'] else ''}"
+              f"{'+compile' if r['compile'] else ''} "
               f"batch {r['batch']} crop {r['crop']}: {ours_ips:8.2f} img/s | {r['baseline']}: "
               f"{base_ips:8.2f} img/s | ratio x{r['ratio']:.2f}")
         print(f"{'':10s} ops/step: mmwsss {r['mmwsss_ops']} (syncs {_fmt(r['mmwsss_syncs'])}) | "
