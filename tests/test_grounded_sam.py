@@ -404,3 +404,45 @@ def test_two_ranks_shard_the_images(tiny_voc, tiny_models, tmp_path):
     assert report['written'] == len(names) == 8 and report['failed'] == 0
     assert sorted(r['written'] for r in report['ranks']) == [4, 4]
     assert sorted(f[:-4] for f in os.listdir(out) if f.endswith('.png')) == sorted(names)
+
+
+def test_sam_encoder_overlapping_detection_gives_the_same_labels(gen, batches):
+    from mmwsss.utils.streams import SideStream
+    batch = batches[0]
+    serial = _pinned(gen, box_threshold=0.4, fallback='ignore', overlap_sam_encoder=False)
+    overlap = _pinned(gen, box_threshold=0.4, fallback='ignore', overlap_sam_encoder=True)
+    assert not _pinned(gen).overlap_sam_encoder  # 'auto' on a CPU device: off
+
+    def second_image_finds_nothing(detect):
+        def run(images, captions, tokens):
+            found = detect(images, captions, tokens)
+            boxes, scores, phrases = found[1]
+            found[1] = (boxes[:0], scores[:0], phrases[:0])
+            return found
+        return run
+
+    for g in (serial, overlap):  # every probability is 0.5: all images but the second get boxes
+        g.detect = second_image_finds_nothing(g.detect)
+    ref, out = serial.generate(batch), overlap.generate(batch)
+    assert (out[1] == 255).all() and not (out[0] == 255).all()
+    for a, b in zip(ref, out):
+        assert np.array_equal(a, b)
+    encoded = []
+    real_encode = overlap.sam.encode
+    overlap.sam.encode = lambda imgs, **kw: encoded.append(len(imgs)) or real_encode(imgs, **kw)
+    none = _pinned(gen, box_threshold=0.6, fallback='ignore', overlap_sam_encoder=True)
+    none.sam.encode = overlap.sam.encode
+    assert all((lab == 255).all() for lab in none.generate(batch))  # no box: fallback
+    overlap.generate(batch)
+    assert encoded == [len(batch['inputs'])] * 2  # one pass per batch, boxes or not
+    # precomputed embeddings must belong to the images
+    feats = overlap.sam.encode(batch['inputs'][:2], bgr=True)
+    with pytest.raises(ValueError, match='2 image embeddings for 3 images'):
+        overlap.sam.predict_boxes(batch['inputs'][:3], [torch.zeros(1, 4)] * 3, features=feats)
+    side = SideStream('cpu')  # on a CPU device the side stream runs in place
+    with side:
+        x = torch.ones(2) * 2
+    side.join(x)
+    assert side.stream is None and x.tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match='overlap_sam_encoder'):
+        _pinned(gen, overlap_sam_encoder='yes')

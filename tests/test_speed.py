@@ -209,7 +209,7 @@ def test_op_counter_sees_backward_and_every_kind_of_host_sync():
                          'aten::index_put_ (bool mask)': 1, 'aten::nonzero': 1}
 
 
-@pytest.mark.parametrize('script', ['train_throughput', 'cam_inference'])
+@pytest.mark.parametrize('script', ['train_throughput', 'cam_inference', 'label_throughput'])
 def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
     out = tmp_path / 'res.json'
     run_tool(f'benchmarks/{script}.py', '--tiny', '--json', str(out), timeout=900)
@@ -227,6 +227,14 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
         official = res['results']['seam']['baseline_syncs']
         assert official['aten::_local_scalar_dense'] == 1
         assert official['aten::index_put_ (bool mask)'] >= 2
+    elif script == 'label_throughput':
+        for path in ('fp32', 'bf16', 'bf16_serial'):
+            assert res[f'speedup_{path}'] == pytest.approx(
+                res[f'batched_{path}_img_s'] / res['reference_img_s'])
+        assert res['agreement_overlap_vs_serial'] == 1.0
+        assert res['agreement_fp32_vs_reference'] > 0.8  # merge rule and resize differ
+        assert set(res['bf16_stage_ms_per_image']) == {
+            'detect', 'sam_encode', 'sam_decode', 'sam_upsample', 'total'}
     else:
         assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.checkpoint import MissingFileError, check_file
 from mmwsss.utils.precision import check_precision, precision_autocast
+from mmwsss.utils.streams import SideStream
 from .base import BaseLabelGenerator
 from .sam_utils import SamBoxPredictor, build_sam, check_sam_checkpoint
 
@@ -328,6 +329,10 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
             are computed from its bf16 outputs in fp32).
         sam_sdpa: SAM's image-encoder attention through the fused SDPA kernel (same math).
         sam_encoder_batch_size / sam_decoder_batch_size: chunk sizes of the SAM passes.
+        overlap_sam_encoder: encode the batch's images with SAM on a second CUDA stream
+            while Grounding DINO detects (the encoder does not need the boxes). Every image
+            with a class to look for is then encoded, also one that gets no box. ``'auto'``:
+            on CUDA devices. Labels are the same either way.
     """
 
     def __init__(self,
@@ -369,7 +374,8 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                    nms_iou_threshold: Optional[float] = None, fallback: str = 'ignore',
                    fallback_generator: Optional[dict] = None, sam_precision: str = 'auto',
                    detector_precision: str = 'auto', sam_sdpa: bool = True,
-                   sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64) -> None:
+                   sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64,
+                   overlap_sam_encoder: Union[bool, str] = 'auto') -> None:
         self.classes = resolve_classes(classes)
         self.class_phrases = build_class_phrases(self.classes, prompts, default_prompts)
         if fallback not in FALLBACKS:
@@ -384,6 +390,11 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         self.fallback = fallback
         self._fallback_cfg = fallback_generator if fallback == 'cam' else None
         self.detector_precision = check_precision(detector_precision, 'detector_precision')
+        if overlap_sam_encoder not in (True, False, 'auto'):
+            raise ValueError(f"overlap_sam_encoder {overlap_sam_encoder!r}: use True, False or "
+                             "'auto'")
+        self.overlap_sam_encoder = (self.device.type == 'cuda' if overlap_sam_encoder == 'auto'
+                                    else bool(overlap_sam_encoder))
         self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
                                  decoder_batch_size=sam_decoder_batch_size, sdpa=sam_sdpa)
         self.last_captions: List[str] = []
@@ -392,6 +403,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
     def _attach(self, detector: nn.Module, sam: nn.Module) -> None:
         self.detector = detector
         self.sam = SamBoxPredictor(sam, **self._sam_options)
+        self._encoder_stream = SideStream(self.device)
         self.fallback_generator = None
         if self._fallback_cfg is not None:
             cfg = copy.deepcopy(dict(self._fallback_cfg))
@@ -479,8 +491,11 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         self.last_captions = [p[0] for p in prompts]
         self.last_cams = [None] * len(samples)
         todo = [i for i, p in enumerate(prompts) if p[0]]  # images with a class to look for
-        dets = {}
+        dets, feats = {}, None
         if todo:
+            if self.overlap_sam_encoder:  # SAM encodes while Grounding DINO detects
+                with self._encoder_stream:
+                    feats = self.sam.encode([images[i] for i in todo], bgr=True)
             tokens = [self._phrase_tokens(prompts[i][0], prompts[i][1]) for i in todo]
             found = self.detect([images[i] for i in todo], [prompts[i][0] for i in todo],
                                 tokens)
@@ -488,10 +503,17 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                 classes = torch.as_tensor(prompts[i][2], dtype=torch.long,
                                           device=phrases.device)[phrases]
                 dets[i] = (boxes, scores, classes)
+            if feats is not None:
+                self._encoder_stream.join(feats.embeddings)
         boxed = [i for i in dets if len(dets[i][0])]
-        masks = self.sam.predict_boxes([images[i] for i in boxed], [dets[i][0] for i in boxed],
-                                       bgr=True) if boxed else []
-        masks = dict(zip(boxed, masks))
+        if feats is not None and boxed:
+            masks = self.sam.predict_boxes([images[i] for i in todo],
+                                           [dets[i][0] for i in todo], bgr=True, features=feats)
+            masks = {i: m for i, m in zip(todo, masks) if i in boxed}
+        else:
+            masks = self.sam.predict_boxes([images[i] for i in boxed],
+                                           [dets[i][0] for i in boxed], bgr=True) if boxed else []
+            masks = dict(zip(boxed, masks))
         labels: List[Optional[np.ndarray]] = [None] * len(samples)
         for i, img in enumerate(images):
             h, w = img.shape[-2:]

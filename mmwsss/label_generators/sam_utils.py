@@ -343,20 +343,30 @@ class SamBoxPredictor:
 
     @torch.no_grad()
     def predict_boxes(self, images: Sequence[Tensor], boxes: Sequence[Tensor],
-                      bgr: bool = False) -> List[Tensor]:
-        """Masks (n_i×H_i×W_i bool) for the xyxy pixel boxes (n_i×4) of each image. Images
-        without boxes are not encoded."""
+                      bgr: bool = False,
+                      features: Optional[SamImageBatch] = None) -> List[Tensor]:
+        """Masks (n_i×H_i×W_i bool) for the xyxy pixel boxes (n_i×4) of each image.
+
+        Args:
+            features: the images' embeddings (``encode(images)``), if already computed;
+                otherwise the images with boxes are encoded here (the others are not).
+        """
         keep = [i for i, b in enumerate(boxes) if len(b)]
         out = [torch.zeros(0, *img.shape[-2:], dtype=torch.bool, device=self.device)
                for img in images]
         if not keep:
             return out
-        feats = self.encode([images[i] for i in keep], bgr=bgr)
+        if features is None:
+            feats, slot = self.encode([images[i] for i in keep], bgr=bgr), range(len(keep))
+        else:
+            if len(features) != len(images):
+                raise ValueError(f'{len(features)} image embeddings for {len(images)} images')
+            feats, slot = features, keep
         image_index = torch.cat([torch.full((len(boxes[i]),), j, dtype=torch.long)
-                                 for j, i in enumerate(keep)])
+                                 for j, i in zip(slot, keep)])
         low_res, _ = self.decode(feats, image_index, torch.cat([boxes[i] for i in keep]))
         start = 0
-        for j, i in enumerate(keep):
+        for j, i in zip(slot, keep):
             n = len(boxes[i])
             out[i] = self.postprocess(low_res[start:start + n], feats, j)
             start += n

@@ -103,4 +103,5 @@ label_generator = dict(
     detector_precision='auto',  # the same for Grounding DINO
     sam_sdpa=True,  # SAM encoder attention through the fused SDPA kernel (same math)
     sam_encoder_batch_size=8,
-    sam_decoder_batch_size=64)
+    sam_decoder_batch_size=64,
+    overlap_sam_encoder='auto')  # CUDA: SAM encodes on a second stream while the detector runs
