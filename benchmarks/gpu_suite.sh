@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The GPU figures of docs/benchmarks.md in one command (random weights, synthetic inputs).
+#
+#   bash benchmarks/gpu_suite.sh OUT_DIR [STAGE ...]
+#
+# STAGE: train (the training steps against their baselines), train_compile (the same with
+# torch.compile of the mmwsss step), labels (Grounded-SAM, SAM ViT-H), cam (CAM inference over
+# 2000 VOC-size images); default: all four. Each writes OUT_DIR/<stage>.json and its log; on one
+# H100 each stage takes a few minutes (train_compile: plus compilation). Copy the printed
+# figures, with date, device and command, into docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam]}
+shift
+STAGES=${*:-train train_compile labels cam}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
+mkdir -p "$OUT"
+"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else
+"no CUDA device: the GPU suite needs one (CPU checks: the --tiny runs in tests/test_speed.py)")'
+for stage in $STAGES; do
+  case $stage in
+    train) cmd=(benchmarks/train_throughput.py --device cuda --warmup 3 --windows 3 --steps 4) ;;
+    train_compile) cmd=(benchmarks/train_throughput.py --device cuda --compile --warmup 5
+                        --windows 3 --steps 4) ;;
+    labels) cmd=(benchmarks/label_throughput.py --device cuda --sam-type vit_h --num-images 64
+                 --batch-size 16) ;;
+    cam) cmd=(benchmarks/cam_inference.py --device cuda --num-images 2000 --batch-size 16) ;;
+    *) echo "unknown stage '$stage' (train, train_compile, labels, cam)" >&2; exit 2 ;;
+  esac
+  echo ">> $stage: python ${cmd[*]}"
+  "$PY" "${cmd[@]}" --json "$OUT/$stage.json" 2>&1 | tee "$OUT/$stage.log" \
+    | grep -v -i 'warn' || { echo "stage $stage failed: see $OUT/$stage.log" >&2; exit 1; }
+done
+echo ">> results: $OUT/*.json"
