@@ -23,8 +23,10 @@ iteration in real training).
 A host-bound step is as fast as the host can launch its operators, so each step is also
 counted (one step under ``mmwsss.utils.OpCounter``, backward included): ATen operators per
 step, and the operators that make the host wait for the device (``.item()``, boolean-mask
-indexing, ``nonzero``...). These counts do not depend on the device, so they can be compared
-on CPU; the tiny run in CI requires zero syncs in every mmwsss step.
+indexing, ``nonzero``...); and PyTorch's ``FlopCounterMode`` gives its FLOPs, which show
+whether both sides do the same arithmetic. These counts do not depend on the device, so they
+can be compared on CPU; the tiny run in CI requires zero syncs in every mmwsss step and equal
+FLOPs where the networks are the same.
 
     python benchmarks/train_throughput.py --tiny                 # CPU, tiny configs (CI)
     python benchmarks/train_throughput.py --device cuda [--cases seam deeplabv2] [--profile DIR]
@@ -417,9 +419,13 @@ def images_per_second(step: Callable[[], None], batch: int, device, args) -> flo
 
 
 def count_ops(step: Callable[[], None]) -> OpCounter:
-    """One step under an operator counter (after the timed steps: caches are warm)."""
-    with OpCounter() as ops:
+    """One step under an operator counter and PyTorch's FLOP counter (after the timed steps:
+    caches are warm). ``ops.flops``: the step's floating-point operations."""
+    from torch.utils.flop_counter import FlopCounterMode
+    flops = FlopCounterMode(display=False)
+    with flops, OpCounter() as ops:
         step()
+    ops.flops = flops.get_total_flops()
     return ops
 
 
@@ -473,7 +479,8 @@ def main() -> Dict[str, dict]:
             channels_last=bool(cfg.get('channels_last')), batch=cfg.bench_batch,
             crop=cfg.bench_crop, mmwsss_img_s=ours_ips, baseline=CASES[name][2],
             baseline_img_s=base_ips, ratio=ours_ips / base_ips, mmwsss_ops=ours_ops.total,
-            baseline_ops=base_ops.total, mmwsss_syncs=dict(ours_ops.syncs),
+            baseline_ops=base_ops.total, mmwsss_gflop=ours_ops.flops / 1e9,
+            baseline_gflop=base_ops.flops / 1e9, mmwsss_syncs=dict(ours_ops.syncs),
             baseline_syncs=dict(base_ops.syncs))
         r = results[name]
         print(f"{name:10s} mmwsss {r['precision']}{'+CL' if r['channels_last'] else ''}"
@@ -482,6 +489,8 @@ def main() -> Dict[str, dict]:
               f"{base_ips:8.2f} img/s | ratio x{r['ratio']:.2f}")
         print(f"{'':10s} ops/step: mmwsss {r['mmwsss_ops']} (syncs {_fmt(r['mmwsss_syncs'])}) | "
               f"baseline {r['baseline_ops']} (syncs {_fmt(r['baseline_syncs'])})")
+        print(f"{'':10s} GFLOP/step: mmwsss {r['mmwsss_gflop']:.1f} | baseline "
+              f"{r['baseline_gflop']:.1f}")
         if args.top_ops:
             print(f'mmwsss, most frequent operators:\n{ours_ops.top(args.top_ops)}')
             print(f'baseline, most frequent operators:\n{base_ops.top(args.top_ops)}')

@@ -114,6 +114,22 @@ def test_seg2bmap_and_boundary_fscore_by_hand():
     assert nothing['precision'][1] == 1 and nothing['recall'][1] == 0 and nothing['mBF'] == 0
 
 
+def test_boundary_tolerance_is_a_euclidean_disk_as_davis():
+    from mmwsss.evaluation.boundary import _disk
+    # skimage.morphology.disk(r): every offset with dy² + dx² <= r² (81 pixels for r = 5)
+    disk = _disk(5)
+    offsets = {(dy, dx) for dy in range(-5, 6) for dx in range(-5, 6) if dy * dy + dx * dx <= 25}
+    assert {(dy - 5, dx - 5) for dy, dx in zip(*np.nonzero(disk))} == offsets
+    assert len(offsets) == 81
+    # at VOC size the tolerance is 5 px: a boundary 5.4 px away (2, 5) is not matched
+    gt = np.zeros((375, 500), np.uint8)
+    gt[100:200, 100:300] = 1
+    for (dy, dx), matched in (((3, 4), 100.0), ((2, 5), None)):
+        moved = np.roll(np.roll(gt, dy, 0), dx, 1)
+        bf = boundary_fscore(boundary_counts(moved, gt, 2))['mBF']
+        assert bf == pytest.approx(100.0) if matched else bf < 100.0
+
+
 @pytest.mark.parametrize('name', ['hfpl-cam_r18-w16_1xb16-1000it_synthetic-96x96.py',
                                   'hfpl-seam_r18-w16_1xb16-1000it_synthetic-96x96.py'])
 def test_hfpl_switches_on_by_config_alone(name):

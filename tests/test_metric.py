@@ -75,3 +75,55 @@ def test_cam_metric_picks_best_threshold():
     assert res['bg_threshold'] == 0.4 and res['mIoU'] == 100.0
     assert res['mIoU@0.70'] == 37.5  # all background: IoU 48/64 and 0
     assert res['mIoU@0.10'] < 100.0
+
+
+def test_sweep_rejects_labels_beyond_the_cam_classes():
+    import pytest
+    cams = torch.rand(2, 3, 3)
+    gt = torch.zeros(3, 3, dtype=torch.long)
+    gt[0, 0] = 255  # ignored: fine
+    threshold_sweep_histogram(cams, gt, torch.tensor([0.5]))
+    gt[1, 1] = 3  # a class the CAMs do not have (num_classes mismatch)
+    with pytest.raises(ValueError, match='0..2 or 255'):
+        threshold_sweep_histogram(cams, gt, torch.tensor([0.5]))
+
+
+def test_cam_metric_on_ranks_drops_the_samplers_padding(monkeypatch):
+    """DefaultSampler pads the last round with repeats of the first images; the per-rank
+    running sums must give what one process gives (as collect_results' cut does)."""
+    from mmengine.dataset import DefaultSampler
+
+    from mmwsss.evaluation import CAMMetric, cam_metric
+    rng = np.random.default_rng(0)
+    samples = []
+    for _ in range(5):
+        gt = torch.from_numpy(rng.integers(0, 3, (1, 6, 7)))
+        samples.append(dict(pred_cam=dict(data=torch.rand(2, 6, 7)), gt_sem_seg=dict(data=gt)))
+    meta = dict(classes=('background', 'a', 'b'))
+
+    def metric():
+        m = CAMMetric(thresholds=[0.2, 0.5, 0.8])
+        m.dataset_meta = meta
+        return m
+
+    def collect(m, rank, world, samples_in_order):
+        """This rank's entries as collect_results receives them."""
+        monkeypatch.setattr(cam_metric, 'get_dist_info', lambda: (rank, world))
+        for sample in samples_in_order:  # batches of one image
+            m.process({}, [sample])
+        return m.evaluate(len(samples))
+
+    # BaseMetric.evaluate would collect and compute: here it hands back this rank's entries
+    monkeypatch.setattr(CAMMetric.__bases__[0], 'evaluate', lambda self, size: self.results)
+    ref = metric().compute_metrics(collect(metric(), 0, 1, samples))
+    world = 4  # 5 images on 4 ranks: ranks 1..3 each end with a repeat of images 0..2
+    collected = []
+    for rank in range(world):
+        monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda r=rank: (r, world))
+        order = list(DefaultSampler(list(range(5)), shuffle=False))
+        assert len(order) == 2
+        collected += collect(metric(), rank, world, [samples[i] for i in order])
+    assert len(collected) == world  # one entry per rank, as collect_results zips them
+    assert metric().compute_metrics(collected) == ref
+    with_repeats = collect(metric(), 0, 1, samples + samples[:3])
+    assert metric().compute_metrics(with_repeats) != ref  # the repeats would change it

@@ -117,3 +117,13 @@ def test_torchvision_imagenet_weights_load_into_the_config_backbone(tmp_path):
     assert torch.equal(backbone.layer3[1].conv2.weight, tv.layer3[1].conv2.weight)
     assert torch.equal(backbone.layer2[0].downsample[1].running_var,
                        tv.layer2[0].downsample[1].running_var)
+
+
+@pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
+def test_test_time_flip_of_the_pipeline_is_undone_in_each_direction(direction):
+    from mmwsss.models.classifiers.cam_classifier import _to_original_size
+    x = torch.arange(2 * 3 * 4, dtype=torch.float32).view(1, 2, 3, 4)
+    dims = dict(horizontal=[-1], vertical=[-2], diagonal=[-2, -1])[direction]
+    flipped = x.flip(dims)  # what the model saw after mmcv's RandomFlip
+    meta = dict(img_shape=(3, 4), ori_shape=(3, 4), flip=True, flip_direction=direction)
+    assert torch.equal(_to_original_size(flipped, meta), x)

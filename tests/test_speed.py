@@ -222,6 +222,13 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
             assert r['precision'] == 'fp32'  # tiny configs, CPU
             assert r['mmwsss_syncs'] == {}  # no hidden host-device sync in any training step
             assert r['mmwsss_ops'] > 0 and r['baseline_ops'] > 0
+        # the baselines run the same networks: the same arithmetic (official SEAM also scores a
+        # background channel of fc8 that no loss reaches, which mmwsss does not compute)
+        for case in ('cam', 'deeplabv2'):
+            r = res['results'][case]
+            assert r['mmwsss_gflop'] == pytest.approx(r['baseline_gflop'], rel=1e-9)
+        seam = res['results']['seam']
+        assert 0.999 * seam['baseline_gflop'] < seam['mmwsss_gflop'] < seam['baseline_gflop']
         # the counter sees syncs where there are some: the official SEAM step's loss.item()
         # and boolean-mask assignments
         official = res['results']['seam']['baseline_syncs']

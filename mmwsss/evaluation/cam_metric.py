@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
@@ -22,7 +23,10 @@ class CAMMetric(BaseMetric):
     ``gt_sem_seg``. Reports the best threshold's mIoU (key ``mIoU``), the threshold
     (``bg_threshold``), mIoU at every threshold (``mIoU@t``) and logs the per-class table of
     the best one. Accumulates one small histogram per rank, not per-image arrays, so memory
-    does not grow with the dataset.
+    does not grow with the dataset. Under several ranks, MMEngine's ``DefaultSampler`` pads the
+    last round with repeats of the first images and ``collect_results`` drops them by
+    position; a running sum cannot be cut afterwards, so each rank keeps its last image
+    apart until ``evaluate`` knows the dataset size and drops it if it is such a repeat.
 
     With ``boundary_thresholds`` it also reports HFPL's contour quality, the boundary
     F-score (``mBF@t``, ``evaluation/boundary.py``) of the label maps at those thresholds, and
@@ -51,6 +55,8 @@ class CAMMetric(BaseMetric):
         self.boundary_thresholds = list(boundary_thresholds or [])
         self.bound_th = bound_th
         self.ignore_index = ignore_index
+        self._last: Optional[dict] = None  # this rank's latest image, not yet in the sum
+        self._seen = 0  # images this rank processed since the last evaluate
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for ds in data_samples:
@@ -66,14 +72,37 @@ class CAMMetric(BaseMetric):
                     boundary_counts(cams_to_label_map(cam, t).cpu().numpy(), gt.cpu().numpy(),
                                     cam.shape[0] + 1, self.bound_th)
                     for t in self.boundary_thresholds])
-            if self.results:  # one running sum per rank: memory does not grow
-                for k, v in part.items():
-                    self.results[0][k] += v
-            else:
-                self.results.append(part)
+            self._add_last()
+            self._last, self._seen = part, self._seen + 1
+
+    def _add_last(self) -> None:
+        """Fold the held-back image into this rank's running sum (memory does not grow)."""
+        if self._last is None:
+            return
+        if self.results:
+            for k, v in self._last.items():
+                self.results[0][k] += v
+        else:
+            self.results.append(self._last)
+        self._last = None
+
+    def evaluate(self, size: int) -> dict:
+        rank, world_size = get_dist_info()
+        # DefaultSampler hands rank r the samples r, r + W, r + 2W, ... of the padded order;
+        # positions from `size` on repeat earlier images (what collect_results cuts off)
+        if self._last is not None and (self._seen - 1) * world_size + rank >= size:
+            self._last = None
+        self._add_last()
+        self._seen = 0
+        if not self.results:  # every rank sends one entry: collect_results zips the ranks
+            self.results.append({})
+        return super().evaluate(size)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
+        results = [r for r in results if r]
+        if not results:
+            raise ValueError('CAMMetric: no image was evaluated')
         confs = sweep_confusions(sum(r['hist'] for r in results))
         mious = np.nanmean(iou_from_confusion(confs).numpy(), axis=1)
         best = int(np.nanargmax(mious))

@@ -43,6 +43,10 @@ def threshold_sweep_histogram(cams: torch.Tensor, gt: torch.Tensor, thresholds: 
     score, cls = cams.max(dim=0)
     gt = gt.to(cams.device).long()
     valid = gt != ignore_index
+    if ((gt < 0) | (gt >= num_classes)).logical_and(valid).any():
+        raise ValueError(f'label values must be in 0..{num_classes - 1} or {ignore_index} for '
+                         f'CAMs of {num_classes - 1} classes (does num_classes match the '
+                         'dataset?)')
     bucket = torch.bucketize(score[valid].float(), thresholds.to(cams.device).float())
     n_t = thresholds.numel() + 1
     idx = (bucket * num_classes + gt[valid]) * num_classes + cls[valid] + 1

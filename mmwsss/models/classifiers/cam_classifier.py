@@ -36,9 +36,13 @@ class CAMClassifier(BaseModel):
         precision (str): ``'fp32'`` (default), ``'bf16'`` (autocast) or ``'auto'`` (bf16 on
             CUDA) for the inference forward passes; CAMs are summed and normalised in fp32.
 
-    Batches of images of different sizes (padded by the data preprocessor) give the same
-    CAMs as one image at a time up to the padding seen by border convolutions: each image's
-    CAM is cropped to its own size before it is normalised.
+    Batches of images of different sizes (padded by the data preprocessor) give nearly the
+    same CAMs as one image at a time: each image's CAM is cropped to its own size before it is
+    normalised, but border convolutions see the padding, and at scales other than 1 the
+    padded batch is resampled as a whole, which blends padding into the image's last row and
+    column and moves the sampling grid slightly. With the VOC multi-scale settings this
+    changes under 1% of the label pixels, near the image border
+    (``benchmarks/cam_inference.py`` prints the agreement); batch 1 is exact.
     """
 
     def __init__(self,
@@ -142,6 +146,10 @@ class CAMClassifier(BaseModel):
         return data_samples
 
 
+# mmcv's RandomFlip directions → the dims they flip
+_FLIP_DIMS = dict(horizontal=(-1, ), vertical=(-2, ), diagonal=(-2, -1))
+
+
 def _to_original_size(x: torch.Tensor, meta: dict, after_crop=None) -> torch.Tensor:
     """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map;
     ``after_crop`` (e.g. normalisation) is applied to the un-padded map."""
@@ -150,7 +158,7 @@ def _to_original_size(x: torch.Tensor, meta: dict, after_crop=None) -> torch.Ten
     if after_crop is not None:
         x = after_crop(x)
     if meta.get('flip', False):  # a flip in the test pipeline
-        x = x.flip(-1) if meta.get('flip_direction', 'horizontal') == 'horizontal' else x.flip(-2)
+        x = x.flip(_FLIP_DIMS[meta.get('flip_direction', 'horizontal')])
     ori = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
     if tuple(x.shape[-2:]) != ori:
         x = F.interpolate(x, size=ori, mode='bilinear', align_corners=False)
