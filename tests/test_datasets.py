@@ -27,6 +27,22 @@ def test_synthetic_is_deterministic_and_varied():
     assert min(counts) >= 1 and max(counts) <= 3 and len(set(counts)) > 1
 
 
+def test_synthetic_set_is_rewritten_when_incomplete_and_checks_its_arguments(tmp_path):
+    from mmwsss.datasets import make_synthetic_voc
+    root = str(tmp_path / 'syn')
+    make_synthetic_voc(root, num_train=3, num_val=2, size=32)
+    jpg = osp.join(root, 'JPEGImages', 'syn_train_00001.jpg')
+    original = open(jpg, 'rb').read()
+    os.remove(jpg)  # a file lost after the set was made: a re-run restores it
+    make_synthetic_voc(root, num_train=3, num_val=2, size=32)
+    assert open(jpg, 'rb').read() == original
+    with pytest.raises(ValueError, match='size 13'):
+        make_synthetic_voc(str(tmp_path / 'small'), num_train=3, num_val=2, size=13)
+    with pytest.raises(ValueError, match='num_train 0'):
+        make_synthetic_voc(str(tmp_path / 'none'), num_train=0, num_val=2)
+    assert not osp.exists(tmp_path / 'small') and not osp.exists(tmp_path / 'none')
+
+
 def test_synthetic_objects_have_class_specific_colour():
     """Each class's pixels have a distinct mean colour: the set is learnable, not noise."""
     means = {c: [] for c in range(1, 6)}
@@ -86,6 +102,9 @@ def test_missing_mask_and_bad_labels_are_named(tiny_voc, tmp_path):
         SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='cls_labels.json')
     with pytest.raises(FileNotFoundError, match='nope.json'):
         SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='nope.json')
+    open(osp.join(root, 'empty.txt'), 'w').write('\n')
+    with pytest.raises(ValueError, match='empty.txt lists no images'):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, ann_file='empty.txt')
 
 
 def test_load_image_level_labels_needs_a_source():
@@ -162,3 +181,24 @@ def test_make_image_labels_matches_masks(tiny_voc, tmp_path):
     assert labels == {k: v for k, v in json.load(open(osp.join(root, 'cls_labels.json'))).items()
                       if k in labels}
     assert json.load(open(osp.join(root, 'labels2.json'))) == labels
+
+
+def test_label_png_reading_rejects_colour_images_and_keeps_indices(tmp_path):
+    from PIL import Image
+    rgb = tmp_path / 'coloured.png'
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(rgb)  # a VOC mask saved as colours
+    with pytest.raises(ValueError, match='coloured.png is a RGB image'):
+        load_label_png(str(rgb))
+    wide = tmp_path / 'wide.png'
+    Image.fromarray(np.array([[2, 300]], np.uint16)).save(wide)
+    with pytest.raises(ValueError, match='wide.png: values 2..300'):
+        load_label_png(str(wide))
+    Image.fromarray(np.array([[2, 30]], np.uint16)).save(wide)
+    assert load_label_png(str(wide)).tolist() == [[2, 30]]
+    # written files get the permissions of the umask, as open() would give (not mkstemp's 0600)
+    path = tmp_path / 'written.png'
+    save_label_png(np.array([[0, 5, 255]], np.uint8), str(path))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
+    assert load_label_png(str(path)).tolist() == [[0, 5, 255]]

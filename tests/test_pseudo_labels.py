@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import CAM_CFG, as_cli, load_cfg, run_tool, tiny_overrides
+from conftest import CAM_CFG, ROOT, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.utils.io import load_label_png
 
@@ -76,11 +76,18 @@ def test_missing_checkpoint_is_a_clear_error(tiny_voc, tmp_path):
 
 
 def test_two_ranks_shard_the_images(tiny_voc, tiny_cam, tmp_path):
-    out = str(tmp_path / 'labels')
-    run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29611',
-                    'tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out', out,
-                    '--launcher', 'pytorch', '--num-workers', '0',
-                    *as_cli(tiny_overrides(tiny_voc)))
+    """The README's command: tools/dist_pseudo_labels.sh CONFIG GPUS CKPT --out DIR (here 2
+    CPU processes, gloo), into a folder whose name has a space."""
+    import subprocess
+    import sys
+    out = str(tmp_path / 'pseudo labels')
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29611')
+    proc = subprocess.run(['bash', 'tools/dist_pseudo_labels.sh', CAM_CFG, '2', tiny_cam[1],
+                           '--out', out, '--num-workers', '0',
+                           *as_cli(tiny_overrides(tiny_voc))],
+                          cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.load(open(osp.join(out, 'report.json')))
     names = _names(tiny_voc)
     assert report['written'] == len(names) and report['failed'] == 0
@@ -94,6 +101,7 @@ def test_eval_labels_tool_scores_ground_truth_as_perfect(tiny_voc, tmp_path):
              '--out-metrics', metrics, *as_cli(tiny_overrides(tiny_voc)))
     m = json.load(open(metrics))
     assert m['mIoU'] == pytest.approx(100.0) and m['labelled'] == pytest.approx(100.0)
+    assert m['IoU']['background'] == pytest.approx(100.0)  # percent, like mIoU
 
 
 def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):
@@ -118,3 +126,15 @@ def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):
         assert (load_label_png(str(tmp_path / f'img{i}.png')) == i).all()
     assert not osp.exists(tmp_path / 'img4.png')
     assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp-')]
+
+
+def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_path):
+    metrics = tmp_path / 'm.json'
+    metrics.write_text('{"mIoU": 50.0}')
+    proc = run_tool('tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out',
+                    str(tmp_path / 'o'), '--metrics', str(metrics),
+                    *as_cli(tiny_overrides(tiny_voc)), check=False)
+    assert proc.returncode != 0 and "m.json has no 'bg_threshold'" in proc.stderr
+    # two configs of the same file name would share a work dir (and one's checkpoint)
+    proc = run_tool('tools/compare_cam_methods.py', 'a/cam.py', 'b/cam.py', check=False)
+    assert proc.returncode == 2 and 'same file name (cam)' in proc.stderr

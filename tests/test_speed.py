@@ -58,6 +58,18 @@ def test_synthetic_configs_default_to_fp32_and_bad_precision_is_named():
         apply_training_precision(cfg)
 
 
+def test_a_config_without_the_switch_keeps_its_own_amp_wrapper():
+    cfg = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='float16',
+                                         loss_scale=512.0, optimizer=dict(type='SGD', lr=0.1))))
+    assert apply_training_precision(cfg, cuda_available=True) == 'fp16'
+    assert cfg.optim_wrapper.to_dict() == dict(type='AmpOptimWrapper', dtype='float16',
+                                               loss_scale=512.0,
+                                               optimizer=dict(type='SGD', lr=0.1))
+    with pytest.warns(UserWarning, match='needs a CUDA GPU'):  # no CUDA: fp32, as before
+        assert apply_training_precision(cfg, cuda_available=False) == 'fp32'
+    assert cfg.optim_wrapper.type == 'OptimWrapper' and 'dtype' not in cfg.optim_wrapper
+
+
 def _cam_model():
     cfg = Config.fromfile(CAM_CFG)
     torch.manual_seed(0)

@@ -27,10 +27,14 @@ def main():
     parser.add_argument('--work-dir', default='work_dirs/compare')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args()
+    names = [osp.splitext(osp.basename(cfg))[0] for cfg in args.configs]
+    shared = sorted({n for n in names if names.count(n) > 1})
+    if shared:  # one work dir per name: a second run would resume the first one's model
+        parser.error(f'configs with the same file name ({", ".join(shared)}) would share a '
+                     'work dir and a checkpoint; give each config its own name')
     tools = osp.dirname(osp.abspath(__file__))
     results = {}
-    for cfg in args.configs:
-        name = osp.splitext(osp.basename(cfg))[0]
+    for cfg, name in zip(args.configs, names):
         work = osp.join(args.work_dir, name)
         opts = ['--cfg-options', *args.cfg_options] if args.cfg_options else []
         run(osp.join(tools, 'train.py'), cfg, '--work-dir', work, '--resume', *opts)

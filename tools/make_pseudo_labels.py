@@ -31,7 +31,8 @@ def parse_args():
     parser.add_argument('--crf', action='store_true', help='refine with a dense CRF')
     parser.add_argument('--backend', default=None, help="torch.distributed backend with CUDA "
                         "(default nccl; without CUDA it is gloo)")
-    return parser.parse_args()
+    # intermixed: the optional CKPT may follow options (dist_pseudo_labels.sh adds --launcher)
+    return parser.parse_intermixed_args()
 
 
 def main():
@@ -44,7 +45,11 @@ def main():
         gen.checkpoint = args.checkpoint
     if args.metrics:
         with open(args.metrics) as f:
-            gen.bg_threshold = float(json.load(f)['bg_threshold'])
+            metrics = json.load(f)
+        if 'bg_threshold' not in metrics:
+            raise KeyError(f"{args.metrics} has no 'bg_threshold' (write it with tools/test.py "
+                           '--out-metrics on a CAM config, or give --bg-threshold)')
+        gen.bg_threshold = float(metrics['bg_threshold'])
     if args.bg_threshold is not None:
         gen.bg_threshold = args.bg_threshold
     if args.crf:

@@ -16,13 +16,17 @@ from mmengine.config import Config
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 _AMP_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
+_AMP_TYPES = ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper')
 
 
 def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
     """Rewrite ``cfg.optim_wrapper`` and ``cfg.custom_hooks`` for the config's switches, in
     place. Mixed precision needs CUDA (``AmpOptimWrapper`` refuses other devices): without it
     a warning is given and training runs in fp32. Returns the precision used."""
-    precision = cfg.get('train_precision', 'fp32')
+    # a config without the switch (e.g. one built on stock mmseg bases) keeps the optimiser
+    # wrapper it wrote, AmpOptimWrapper included
+    explicit = 'train_precision' in cfg
+    precision = cfg.train_precision if explicit else _wrapper_precision(cfg.optim_wrapper)
     if precision not in PRECISIONS:
         raise ValueError(f'train_precision={precision!r}: use one of {PRECISIONS}')
     if cuda_available is None:
@@ -30,14 +34,14 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
     if precision != 'fp32' and not cuda_available:
         warnings.warn(f'train_precision={precision!r} needs a CUDA GPU (MMEngine '
                       "AmpOptimWrapper); training in fp32 here")
-        precision = 'fp32'
+        precision, explicit = 'fp32', True
     wrapper = cfg.optim_wrapper
-    if precision == 'fp32':
-        if wrapper.get('type') == 'AmpOptimWrapper':
+    if explicit and precision == 'fp32':
+        if wrapper.get('type') in _AMP_TYPES:
             wrapper.type = 'OptimWrapper'
         for key in _AMP_KEYS:
             wrapper.pop(key, None)
-    else:
+    elif explicit:
         wrapper.type = 'AmpOptimWrapper'
         wrapper.dtype = 'bfloat16' if precision == 'bf16' else 'float16'
         wrapper.loss_scale = dict(enabled=False) if precision == 'bf16' else 'dynamic'
@@ -48,3 +52,10 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
     cfg.custom_hooks = hooks
     cfg.train_precision = precision
     return precision
+
+
+def _wrapper_precision(wrapper) -> str:
+    """The precision an optimiser-wrapper config trains in."""
+    if wrapper.get('type') not in _AMP_TYPES:
+        return 'fp32'
+    return 'bf16' if str(wrapper.get('dtype')) in ('bfloat16', 'torch.bfloat16') else 'fp16'

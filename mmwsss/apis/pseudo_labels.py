@@ -110,7 +110,8 @@ def generate_pseudo_labels(cfg: Config,
     writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen), out_dir, palette)
     try:
         for batch in loader:
-            failures += batch.pop('errors')
+            errors = batch.pop('errors')
+            failures += errors
             samples = batch['data_samples']
             if samples:
                 try:
@@ -125,7 +126,7 @@ def generate_pseudo_labels(cfg: Config,
                     overlays_left -= _write_overlays(overlay_dir, samples, labels,
                                                      gen.last_cams, palette, overlays_left)
             if progress is not None:
-                for _ in range(len(samples) + len(batch.get('errors', []))):
+                for _ in range(len(samples) + len(errors)):
                     progress.update()
     finally:
         writer.close()

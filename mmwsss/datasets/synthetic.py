@@ -124,12 +124,18 @@ def make_synthetic_voc(root: str,
     indices), ``ImageSets/Segmentation/{train_aug,train,val}.txt`` and ``cls_labels.json``.
     """
     from mmwsss.utils.io import save_label_png
+    if size < 32 or num_train < 1 or num_val < 1:
+        raise ValueError(f'synthetic set: size {size} (at least 32), num_train {num_train} and '
+                         f'num_val {num_val} (at least 1)')
     splits = {'train_aug': [f'syn_train_{i:05d}' for i in range(num_train)],
               'val': [f'syn_val_{i:05d}' for i in range(num_val)]}
     splits['train'] = splits['train_aug'][:max(1, num_train // 4)]
     stamp = osp.join(root, 'meta.json')
     meta = dict(num_train=num_train, num_val=num_val, size=size, seed=seed, version=1)
-    if osp.isfile(stamp) and json.load(open(stamp)) == meta:
+    names = splits['train_aug'] + splits['val']
+    if osp.isfile(stamp) and json.load(open(stamp)) == meta and all(
+            osp.isfile(osp.join(root, 'JPEGImages', n + '.jpg')) and
+            osp.isfile(osp.join(root, 'SegmentationClassAug', n + '.png')) for n in names):
         return {k: len(v) for k, v in splits.items()}
     for sub in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, sub), exist_ok=True)

@@ -73,6 +73,9 @@ class VOCImageLevelDataset(BaseSegDataset):
         data_list = []
         with get_local_path(self.ann_file) as local:
             names = [ln.strip().split()[0] for ln in open(local) if ln.strip()]
+        if not names:
+            raise ValueError(f'split file {self.ann_file} lists no images (one image id per '
+                             'line, e.g. 2007_000032)')
         missing = []
         for name in names:
             info = dict(

@@ -20,7 +20,8 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
     A missing label is an error listing how many and which (``allow_missing`` counts
     them as all-ignore instead, i.e. every pixel a miss). Returns ``mIoU``, ``aAcc``,
     ``labelled`` (percent of pixels not 255), ``mBF`` (mean boundary F over foreground
-    classes), per-class ``IoU`` and the text ``table``.
+    classes), per-class ``IoU`` (percent; None for a class in neither) and the text
+    ``table``.
     """
     num_classes = len(dataset.metainfo['classes'])
     conf = torch.zeros(num_classes, num_classes + 1, dtype=torch.int64)
@@ -51,7 +52,10 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
     iou = iou_from_confusion(conf)
     out = summarize_confusion(conf)
     bf = boundary_fscore(bf_counts)
-    out.update(IoU=dict(zip(dataset.metainfo['classes'], iou.tolist())), missing=len(missing),
+    # per-class IoU in percent like mIoU; a class absent from labels and masks has none (null
+    # in JSON, not NaN)
+    per_class = [None if np.isnan(v) else round(v * 100, 2) for v in iou.tolist()]
+    out.update(IoU=dict(zip(dataset.metainfo['classes'], per_class)), missing=len(missing),
                mBF=bf['mBF'],
                table=per_class_table(iou, dataset.metainfo['classes'], dict(BF=bf['F'])))
     print_log('\n' + out['table'], logger='current')

@@ -14,7 +14,18 @@ def _atomic_target(path: str):
     os.makedirs(d, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix=osp.splitext(path)[1])
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # the mode open() gives; mkstemp's 0600 survives a rename
     return tmp
+
+
+def _read_umask() -> int:
+    """The process umask (read once at import: setting it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def voc_palette(num_classes: int = 256) -> List[List[int]]:
@@ -59,9 +70,26 @@ def save_label_png(label: np.ndarray, path: str, palette: Optional[Sequence] = N
 
 
 def load_label_png(path: str) -> np.ndarray:
-    """Read a label PNG as class indices (palette index, not colour)."""
+    """Read a label PNG as uint8 class indices (the palette index, not the colour).
+
+    Palette (``P``/``PA``), grayscale (``L``/``LA``), bilevel and 16/32-bit integer images
+    hold indices; an RGB(A) image holds colours, which are not class indices, so it is an
+    error (VOC's ``SegmentationClass`` PNGs are palette images: keep them as they are).
+    """
     with Image.open(path) as img:
-        return np.asarray(img if img.mode in ('P', 'L') else img.convert('L')).copy()
+        if img.mode in ('P', 'L', '1'):
+            label = np.asarray(img)
+        elif img.mode in ('PA', 'LA'):
+            label = np.asarray(img.getchannel(0))
+        elif img.mode.startswith('I'):
+            label = np.asarray(img)
+            if label.size and (label.min() < 0 or label.max() > 255):
+                raise ValueError(f'label map {path}: values {label.min()}..{label.max()} '
+                                 'outside 0..255')
+        else:
+            raise ValueError(f'label map {path} is a {img.mode} image: a label PNG holds one '
+                             'class index per pixel (palette or grayscale), not colours')
+        return label.astype(np.uint8, copy=True)
 
 
 def dump_json_atomic(obj: Any, path: str) -> None:
