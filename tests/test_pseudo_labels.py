@@ -138,3 +138,21 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
     # two configs of the same file name would share a work dir (and one's checkpoint)
     proc = run_tool('tools/compare_cam_methods.py', 'a/cam.py', 'b/cam.py', check=False)
     assert proc.returncode == 2 and 'same file name (cam)' in proc.stderr
+
+
+def test_images_are_grouped_by_size_for_padding_free_batches(tmp_path):
+    from PIL import Image
+
+    from mmwsss.apis.pseudo_labels import group_by_image_size
+    sizes = [(5, 4), (3, 3), (5, 4), (4, 5), (3, 3), (5, 4), None]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = str(tmp_path / f'{i}.jpg')
+        if size is None:
+            open(path, 'wb').write(b'not an image')
+        else:
+            Image.new('RGB', size).save(path)
+        paths.append(path)
+    order = group_by_image_size(paths, [10 + i for i in range(len(paths))])
+    # the largest group first, each group in its original order, the unreadable file last
+    assert order == [10, 12, 15, 11, 14, 13, 16]

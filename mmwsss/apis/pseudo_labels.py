@@ -65,6 +65,30 @@ def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict
     return gen_cfg
 
 
+def group_by_image_size(img_paths: Sequence[str], indices: Sequence[int]) -> List[int]:
+    """``indices`` reordered so that images of the same size (read from the file headers)
+    are consecutive, largest groups first, each group in its original order; images whose
+    header cannot be read come last (the loader reports them).
+
+    Mixed-size batches are padded, and padding changes a CAM slightly near the border;
+    consecutive equal sizes make most batches padding-free.
+    """
+    from PIL import Image
+    sizes = []
+    for path in img_paths:
+        try:
+            with Image.open(path) as img:
+                sizes.append(img.size)
+        except Exception:  # noqa: BLE001 -- a bad file fails later, with its own report
+            sizes.append(None)
+    counts: Dict = {}
+    for size in sizes:
+        counts[size] = counts.get(size, 0) + 1
+    order = sorted(range(len(indices)), key=lambda j: (
+        sizes[j] is None, -counts[sizes[j]], sizes[j] or (0, 0), j))
+    return [indices[j] for j in order]
+
+
 def label_path(out_dir: str, img_path: str) -> str:
     return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
 
@@ -100,6 +124,8 @@ def generate_pseudo_labels(cfg: Config,
     skipped = len(mine) - len(todo)
     print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
               f'{len(todo)} to do -> {out_dir}', logger='current')
+    if batch_size > 1:  # batches of equal-size images need no padding: the same labels as 1
+        todo = group_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo], todo)
     gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
     loader = DataLoader(SafeDataset(dataset, todo), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
