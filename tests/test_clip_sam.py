@@ -147,6 +147,22 @@ def test_clip_weights_are_loaded(tmp_path):
     torch.save(ref.state_dict(), path)
     got = build_open_clip(cfg, path)
     assert all(torch.equal(v, ref.state_dict()[k]) for k, v in got.state_dict().items())
+    cut = tmp_path / 'clip_cut.pt'
+    cut.write_bytes(open(path, 'rb').read()[:500])  # a truncated download
+    with pytest.raises(ValueError, match='clip_cut.pt is neither a PyTorch checkpoint'):
+        build_open_clip(cfg, str(cut))
+
+
+def test_class_names_longer_than_the_prompt_room_are_named():
+    from mmwsss.registry import MODELS
+    head_cfg = load_cfg(CFG, {}).model.head.to_dict()
+    room = head_cfg['context_length'] - head_cfg['n_ctx'] - 3
+    long_name = ' '.join(['cat'] * (room + 1))  # one token per word
+    head_cfg['class_names'] = ['dog', long_name]
+    with pytest.raises(ValueError, match=rf"'{long_name}' \({room + 1} tokens\)"):
+        MODELS.build(head_cfg)
+    head_cfg['class_names'] = ['dog', ' '.join(['cat'] * room)]  # fits exactly
+    MODELS.build(head_cfg)
 
 
 def test_multilabel_contrastive_loss_by_hand():
@@ -244,6 +260,11 @@ def test_sam_seeding_follows_the_official_gather_norm_bg_argmax():
     # pixels of no mask: background (official default) or ignore
     assert (SAMSeeding('coarse', uncovered=255)(masks[:1], cams, present)[:, 4:] == 255).all()
     assert (SAMSeeding('coarse')(masks[:0], cams, present) == 0).all()
+    # no class in the image-level label: every mask is background, uncovered pixels stay as set
+    none = torch.zeros(3)
+    assert (SAMSeeding('fine')(masks, cams, none) == 0).all()
+    seed_none = SAMSeeding('coarse', uncovered=255)(masks[:1], cams, none)
+    assert (seed_none[:, :4] == 0).all() and (seed_none[:, 4:] == 255).all()
     with pytest.raises(ValueError):
         SAMSeeding('medium')
 
@@ -618,3 +639,36 @@ def test_mask_source_option(sam_ckpt):
     gen = CLIPSAMLabelGenerator(cfg.model, ckpt, sam_ckpt, sam_type='tiny', device='cpu',
                                 mask_source='grid')
     assert gen.mask_generator is None and gen.sam_masks([img])[1] == [None]
+    # a batch of two sizes (and an image with no class): one CLIP pass per size, the same
+    # seeds as one image at a time
+    samples, images = [], []
+    for (h, w), labels in (((80, 96), [1, 2]), ((64, 64), [2]), ((80, 96), [])):
+        images.append(torch.randint(0, 255, (3, h, w), dtype=torch.uint8))
+        ds = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w)))
+        ds.set_field(torch.tensor(labels, dtype=torch.long), 'gt_img_labels')
+        samples.append(ds)
+    batched = gen.generate(dict(inputs=images, data_samples=samples))
+    assert [b.shape for b in batched] == [(80, 96), (64, 64), (80, 96)]
+    assert (batched[2] == 0).all() and len(gen.last_cams) == 3
+    for img, ds, seed in zip(images, samples, batched):
+        alone = gen.generate(dict(inputs=[img], data_samples=[ds]))[0]
+        assert np.array_equal(alone, seed)
+
+
+def test_test_images_are_padded_to_the_patch_size_and_cams_normalised_within_them():
+    """A 40×50 image is padded to 48×64 so that the 16-px patch grid covers every pixel
+    (conv1 would drop the last 8 rows and 2 columns); the CAM is cropped back and min-max
+    normalised inside the image, not over the padding."""
+    model = _model().eval()
+    ds = SegDataSample(metainfo=dict(ori_shape=(40, 50), img_shape=(40, 50)))
+    ds.gt_img_labels = torch.tensor([1, 3])
+    img = torch.randint(0, 255, (3, 40, 50), dtype=torch.uint8)
+    data = model.data_preprocessor(dict(inputs=[img], data_samples=[ds]), False)
+    assert data['inputs'].shape[-2:] == (48, 64)
+    assert data['data_samples'][0].img_shape == (40, 50)
+    out = model.predict(data['inputs'], data['data_samples'])[0]
+    cam = out.pred_cam.data
+    assert cam.shape[-2:] == (40, 50)
+    peaks = cam.flatten(1).amax(1)
+    assert torch.allclose(peaks[[0, 2]], torch.ones(2), atol=1e-5)  # present classes
+    assert (cam[[1, 3]] == 0).all()  # absent classes

@@ -324,6 +324,11 @@ def test_build_sam_checks_the_checkpoint(tiny_models, tmp_path):
     sam = build_sam('tiny', tiny_models['sam_checkpoint'])
     saved = torch.load(tiny_models['sam_checkpoint'])
     assert all(torch.equal(v, saved[k]) for k, v in sam.state_dict().items())
+    # a truncated download: the error names the file
+    cut = tmp_path / 'sam_cut.pth'
+    cut.write_bytes(open(tiny_models['sam_checkpoint'], 'rb').read()[:1000])
+    with pytest.raises(ValueError, match='sam_cut.pth cannot be read.*truncated'):
+        build_sam('tiny', str(cut))
 
 
 # ------------------------------------------------------------------ configs and the writer

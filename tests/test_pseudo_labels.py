@@ -140,10 +140,10 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
     assert proc.returncode == 2 and 'same file name (cam)' in proc.stderr
 
 
-def test_images_are_grouped_by_size_for_padding_free_batches(tmp_path):
+def test_batches_hold_images_of_one_size(tmp_path):
     from PIL import Image
 
-    from mmwsss.apis.pseudo_labels import group_by_image_size
+    from mmwsss.apis.pseudo_labels import batches_by_image_size
     sizes = [(5, 4), (3, 3), (5, 4), (4, 5), (3, 3), (5, 4), None]
     paths = []
     for i, size in enumerate(sizes):
@@ -153,6 +153,31 @@ def test_images_are_grouped_by_size_for_padding_free_batches(tmp_path):
         else:
             Image.new('RGB', size).save(path)
         paths.append(path)
-    order = group_by_image_size(paths, [10 + i for i in range(len(paths))])
-    # the largest group first, each group in its original order, the unreadable file last
-    assert order == [10, 12, 15, 11, 14, 13, 16]
+    batches = batches_by_image_size(paths, [10 + i for i in range(len(paths))], batch_size=2)
+    # one size per batch, the largest group first, each group in its original order, the
+    # unreadable file last
+    assert batches == [[10, 12], [15], [11, 14], [13], [16]]
+
+
+def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path):
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+    bad = _names(tiny_voc)[5]
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class BreaksOnOneImageTestGenerator(BaseLabelGenerator):
+        def generate(self, data_batch):
+            if any(bad in ds.img_path for ds in data_batch['data_samples']):
+                raise ValueError('this prompt is too long')
+            return [np.zeros(img.shape[-2:], np.uint8) for img in data_batch['inputs']]
+
+    cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
+    out = str(tmp_path / 'labels')
+    report = generate_pseudo_labels(cfg, out, dict(type='BreaksOnOneImageTestGenerator'),
+                                    batch_size=4, num_workers=0)
+    names = _names(tiny_voc)
+    assert report['written'] == len(names) - 1 and report['failed'] == 1
+    assert bad in report['failures'][0]['img_path']
+    assert 'too long' in report['failures'][0]['error']
+    assert sorted(f[:-4] for f in os.listdir(out) if f.endswith('.png')) == sorted(
+        n for n in names if n != bad)

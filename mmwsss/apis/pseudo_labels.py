@@ -65,28 +65,25 @@ def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict
     return gen_cfg
 
 
-def group_by_image_size(img_paths: Sequence[str], indices: Sequence[int]) -> List[int]:
-    """``indices`` reordered so that images of the same size (read from the file headers)
-    are consecutive, largest groups first, each group in its original order; images whose
-    header cannot be read come last (the loader reports them).
-
-    Mixed-size batches are padded, and padding changes a CAM slightly near the border;
-    consecutive equal sizes make most batches padding-free.
-    """
+def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
+                          batch_size: int) -> List[List[int]]:
+    """Batches of ``indices`` whose images have one size (read from the file headers): no
+    padding, so a batch gives the labels of one image at a time, and models that need equal
+    sizes in a batch (mmseg's ``SegDataPreProcessor``, CLIP) can batch. Each size group in
+    its original order, largest groups first; images whose header cannot be read form their
+    own batches at the end (the loader reports them)."""
     from PIL import Image
-    sizes = []
-    for path in img_paths:
+    groups: Dict = {}
+    for path, idx in zip(img_paths, indices):
         try:
             with Image.open(path) as img:
-                sizes.append(img.size)
+                size = img.size
         except Exception:  # noqa: BLE001 -- a bad file fails later, with its own report
-            sizes.append(None)
-    counts: Dict = {}
-    for size in sizes:
-        counts[size] = counts.get(size, 0) + 1
-    order = sorted(range(len(indices)), key=lambda j: (
-        sizes[j] is None, -counts[sizes[j]], sizes[j] or (0, 0), j))
-    return [indices[j] for j in order]
+            size = None
+        groups.setdefault(size, []).append(idx)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1])))
+    return [group[i:i + batch_size] for _, group in ordered
+            for i in range(0, len(group), batch_size)]
 
 
 def label_path(out_dir: str, img_path: str) -> str:
@@ -124,10 +121,11 @@ def generate_pseudo_labels(cfg: Config,
     skipped = len(mine) - len(todo)
     print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
               f'{len(todo)} to do -> {out_dir}', logger='current')
-    if batch_size > 1:  # batches of equal-size images need no padding: the same labels as 1
-        todo = group_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo], todo)
+    batches = batches_by_image_size(
+        [dataset.get_data_info(i)['img_path'] for i in todo], range(len(todo)),
+        batch_size) if batch_size > 1 else [[i] for i in range(len(todo))]
     gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
-    loader = DataLoader(SafeDataset(dataset, todo), batch_size=batch_size, shuffle=False,
+    loader = DataLoader(SafeDataset(dataset, todo), batch_sampler=batches,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
                         persistent_workers=False, pin_memory=torch.cuda.is_available())
     failures, t0 = [], time.time()
@@ -140,17 +138,13 @@ def generate_pseudo_labels(cfg: Config,
             failures += errors
             samples = batch['data_samples']
             if samples:
-                try:
-                    labels = gen.generate(batch)
-                except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
-                    failures += [dict(img_path=s.img_path, error=f'{type(e).__name__}: {e}')
-                                 for s in samples]
-                    labels = []
+                labels, cams = _generate_or_isolate(gen, batch, failures)
                 for ds, label in zip(samples, labels):
-                    writer.submit(ds, label)
-                if overlays_left > 0 and labels:
-                    overlays_left -= _write_overlays(overlay_dir, samples, labels,
-                                                     gen.last_cams, palette, overlays_left)
+                    if label is not None:
+                        writer.submit(ds, label)
+                if overlays_left > 0 and any(lab is not None for lab in labels):
+                    overlays_left -= _write_overlays(overlay_dir, samples, labels, cams,
+                                                     palette, overlays_left)
             if progress is not None:
                 for _ in range(len(samples) + len(errors)):
                     progress.update()
@@ -221,6 +215,27 @@ class LabelWriter:
         self.pool.shutdown(wait=True)
 
 
+def _generate_or_isolate(gen, batch: dict, failures: List[dict]) -> tuple:
+    """Labels (None where it failed) and CAMs of a batch. If the batch fails, each image is
+    tried alone, so one bad image (an error inside the generator) costs only itself; its
+    error is recorded in ``failures`` with its path."""
+    samples = batch['data_samples']
+    try:
+        labels = gen.generate(batch)
+        return labels, gen.last_cams or [None] * len(labels)
+    except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
+        if len(samples) == 1:
+            failures.append(dict(img_path=samples[0].img_path,
+                                 error=f'{type(e).__name__}: {e}'))
+            return [None], [None]
+    labels, cams = [], []
+    for img, ds in zip(batch['inputs'], samples):
+        label, cam = _generate_or_isolate(gen, dict(inputs=[img], data_samples=[ds]), failures)
+        labels += label
+        cams += cam
+    return labels, cams
+
+
 def _check_label(label: np.ndarray, ds, gen) -> None:
     """A generated label must be 2-D at image size and use only present classes."""
     ori = tuple(ds.metainfo['ori_shape'][:2])
@@ -252,6 +267,8 @@ def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int) ->
     for ds, label, cam in zip(samples, labels, cams or [None] * len(labels)):
         if n >= budget:
             break
+        if label is None:
+            continue
         gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
         save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir, gt)
         n += 1

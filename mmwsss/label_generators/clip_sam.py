@@ -110,6 +110,23 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
 
     @torch.no_grad()
     def generate(self, data_batch: dict) -> List[np.ndarray]:
+        """Seeds of a batch; images of different sizes go through CLIP in one pass per size
+        (its attention spans the whole image, so padding would change the CAMs)."""
+        groups: dict = {}
+        for i, img in enumerate(data_batch['inputs']):
+            groups.setdefault(tuple(img.shape), []).append(i)
+        if len(groups) < 2:
+            return self._generate(data_batch)
+        n = len(data_batch['inputs'])
+        labels, cams = [None] * n, [None] * n
+        for idx in groups.values():
+            sub = {k: [data_batch[k][i] for i in idx] for k in ('inputs', 'data_samples')}
+            for i, label, cam in zip(idx, self._generate(sub), self.last_cams):
+                labels[i], cams[i] = label, cam
+        self.last_cams = cams
+        return labels
+
+    def _generate(self, data_batch: dict) -> List[np.ndarray]:
         from mmwsss.models.classifiers.cam_classifier import _to_original_size
         model = self.model
         data = model.data_preprocessor(data_batch, False)

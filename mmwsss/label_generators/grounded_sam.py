@@ -493,10 +493,15 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         todo = [i for i, p in enumerate(prompts) if p[0]]  # images with a class to look for
         dets, feats = {}, None
         if todo:
+            tokens = []
+            for i in todo:
+                try:
+                    tokens.append(self._phrase_tokens(prompts[i][0], prompts[i][1]))
+                except ValueError as e:  # name the image (its classes make the prompt)
+                    raise ValueError(f'{samples[i].metainfo.get("img_path")}: {e}') from e
             if self.overlap_sam_encoder:  # SAM encodes while Grounding DINO detects
                 with self._encoder_stream:
                     feats = self.sam.encode([images[i] for i in todo], bgr=True)
-            tokens = [self._phrase_tokens(prompts[i][0], prompts[i][1]) for i in todo]
             found = self.detect([images[i] for i in todo], [prompts[i][0] for i in todo],
                                 tokens)
             for i, (boxes, scores, phrases) in zip(todo, found):

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmwsss.utils.checkpoint import check_file
+from mmwsss.utils.checkpoint import check_file, load_weights_file
 from mmwsss.utils.precision import check_precision, precision_autocast, uses_bf16
 
 SAM_RELEASE = 'https://github.com/facebookresearch/segment-anything#model-checkpoints'
@@ -139,12 +139,7 @@ def build_sam(model_type: Union[str, dict], checkpoint: str, device=None):
     the path and where to get it; a checkpoint of another architecture raises ``ValueError``."""
     check_sam_checkpoint(model_type, checkpoint)
     sam = build_sam_model(model_type)
-    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    if isinstance(state, dict):
-        for key in ('state_dict', 'model'):
-            if key in state and isinstance(state[key], dict):
-                state = state[key]
-                break
+    state = load_weights_file(checkpoint, f'SAM {model_type} checkpoint')
     try:
         sam.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -18,6 +18,36 @@ def check_file(path: str, what: str, hint: str = '') -> str:
     return str(path)
 
 
+def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
+    """The state dict in a local weights file: a plain state dict as released, or one under
+    ``state_dict`` / ``model``; with ``torchscript`` also a TorchScript archive (OpenAI CLIP).
+    A file that cannot be read (truncated download, not a PyTorch file) raises ``ValueError``
+    naming it."""
+    import torch
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- reported with the file name below
+        error = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+        if not torchscript:
+            raise ValueError(f'{what} {path} cannot be read ({error}); the file may be '
+                             'truncated (an interrupted download) or not a PyTorch '
+                             'checkpoint') from e
+        try:
+            state = torch.jit.load(path, map_location='cpu').state_dict()
+        except Exception as e2:  # noqa: BLE001
+            raise ValueError(f'{what} {path} is neither a PyTorch checkpoint ({error}) nor a '
+                             f'TorchScript archive ({type(e2).__name__}); the file may be '
+                             'truncated (an interrupted download)') from e2
+    if isinstance(state, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict):
+        raise ValueError(f'{what} {path} holds a {type(state).__name__}, not a state dict')
+    return state
+
+
 def check_config_checkpoints(cfg: Config) -> None:
     """Fail early, before building anything, on ``init_cfg`` checkpoints / ``load_from`` files
     that a config names but that do not exist (URLs are refused: no network here)."""

@@ -39,7 +39,7 @@ val_dataloader = dict(
                  ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 pseudo_label_dataloader = dict(
-    batch_size=8,  # mixed sizes are padded per batch (BatchedSegDataPreProcessor)
+    batch_size=8,  # tools/make_pseudo_labels.py batches images of one size (no padding)
     num_workers=4,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -4,13 +4,16 @@
 # configs/clip_cam/base.py, configs/VOC/cls/cfg.py, configs/VOC/seg/cfg.py,
 # configs/patterns/voc_names/clip_es.py. Weights are local files (docs/methods/clip_sam.md).
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='mmwsss.BatchedSegDataPreProcessor',
     mean=[122.771, 116.746, 104.094],  # CLIP's mean/std (×255), RGB
     std=[68.501, 66.632, 70.323],
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(512, 512))  # the dataset crop
+    size=(512, 512),  # the dataset crop
+    # test images padded to a multiple of the 16-px patch (as the official inference), so the
+    # patch grid covers every pixel; CAMs are cropped back to each image
+    test_cfg=dict(size_divisor=16))
 # CLIP-ES background words (clip_text.py BACKGROUND_CATEGORY), the official classification task
 clip_es_bg_names = [
     'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river',

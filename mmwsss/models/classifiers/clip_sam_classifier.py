@@ -253,9 +253,11 @@ class CLIPSAMClassifier(BaseModel):
             data_samples = [SegDataSample(metainfo=dict(
                 ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:])) for _ in inputs]
         present = self.predict_present(inputs, data_samples)
-        cams = self.inference_cams(inputs, present)
+        cams = self.task_cams(inputs, present, self.test_cfg['cam_task'], self.test_cfg['caa'])
         for i, ds in enumerate(data_samples):
-            cam = _to_original_size(cams[i:i + 1], ds.metainfo)[0] * present[i, :, None, None]
+            # normalised within the image: padding (to the patch size) cropped away first
+            cam = _to_original_size(cams[i:i + 1], ds.metainfo, after_crop=cam_to_score)[0]
+            cam = cam * present[i, :, None, None]
             ds.set_data(dict(pred_cam=PixelData(data=cam)))
             label = cams_to_label_map(cam, self.test_cfg['bg_threshold'])
             ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
-from mmwsss.utils.checkpoint import check_file
+from mmwsss.utils.checkpoint import check_file, load_weights_file
 
 OPEN_CLIP_HINT = ('download the open_clip / OpenAI CLIP weights of the chosen architecture '
                   '(e.g. ViT-B-16 "openai") once on a machine with network and pass '
@@ -63,14 +63,7 @@ def build_open_clip(clip: dict, pretrained: Optional[str] = None) -> nn.Module:
     else:
         model = open_clip.model.CLIP(**cfg)
     if pretrained is not None:
-        try:
-            state = torch.load(pretrained, map_location='cpu', weights_only=True)
-        except Exception:  # an OpenAI TorchScript archive
-            state = torch.jit.load(pretrained, map_location='cpu').state_dict()
-        if isinstance(state, dict):
-            for key in ('state_dict', 'model'):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
+        state = load_weights_file(pretrained, 'CLIP weights', torchscript=True)
         state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
         # OpenAI archives also hold these three scalars, not parameters of open_clip's CLIP
         for key in ('input_resolution', 'context_length', 'vocab_size'):
@@ -215,6 +208,13 @@ class CLIPPromptHead(nn.Module):
             tokens = open_clip.tokenize(prompts, context_length=context_length)
             self.register_buffer(f'tokens_{task}', tokens, persistent=False)
             self.name_lens[task] = [len(tokenizer.encode(name)) for name in names]
+            room = context_length - self.n_ctx - 3  # SOS, context, name, '.', EOS
+            too_long = [(n, k) for n, k in zip(names, self.name_lens[task]) if k > room]
+            if too_long:  # open_clip.tokenize would cut the name (and the EOS) silently
+                raise ValueError(
+                    f'{task} prompt names longer than the text encoder takes ({room} tokens '
+                    f'= context_length {context_length} - n_ctx {self.n_ctx} - 3): ' +
+                    ', '.join(f'{n!r} ({k} tokens)' for n, k in too_long))
             shape = ((len(names), self.n_ctx, width) if self.csc[task] else (self.n_ctx, width))
             setattr(self, f'{task}_ctx', nn.Parameter(torch.randn(shape) * ctx_std[task]))
 

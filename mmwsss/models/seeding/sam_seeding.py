@@ -172,6 +172,8 @@ class SAMSeeding:
         fg_cls = (present.to(cams.device) > 0).nonzero(as_tuple=True)[0]
         if not len(masks):
             return out
+        if not len(fg_cls):  # no class in the image-level label: every mask is background
+            return torch.where(masks.any(0), torch.zeros_like(out), out)
         cam = cams[fg_cls].flatten(1).float()  # (P, HW)
         if self.norm_first:
             cam = cam.clamp(min=0)
