@@ -58,6 +58,42 @@ def test_synthetic_configs_default_to_fp32_and_bad_precision_is_named():
         apply_training_precision(cfg)
 
 
+@pytest.mark.parametrize('mode', ['wrapper', 'late'])
+def test_channels_last_under_ddp_averages_the_right_gradients(mode, tmp_path):
+    """Converting to channels_last after DDP is built scrambles the averaged conv gradients;
+    mmwsss.DistributedDataParallel(channels_last=True) converts first (2 gloo processes)."""
+    out = tmp_path / 'res.json'
+    run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29623',
+             'tests/ddp_channels_last.py', str(out), mode)
+    res = json.loads(out.read_text())
+    assert res['channels_last']
+    if mode == 'wrapper':
+        assert max(res['errors']) < 1e-12
+    else:  # the negative control: what the hook used to do
+        assert res['errors'][0] > 1e-6
+
+
+def test_channels_last_config_selects_the_converting_ddp_wrapper_and_hook_guards():
+    from types import SimpleNamespace
+
+    from mmwsss.engine import ChannelsLastHook
+    cfg = Config(dict(optim_wrapper=dict(type='mmseg.AmpOptimWrapper', dtype='float16',
+                                         optimizer=dict(type='SGD', lr=0.1)),
+                      train_precision='fp32', channels_last=True))
+    assert apply_training_precision(cfg, cuda_available=True) == 'fp32'
+    assert cfg.optim_wrapper.type == 'OptimWrapper'  # any scope prefix of AmpOptimWrapper
+    assert cfg.model_wrapper_cfg == dict(type='mmwsss.DistributedDataParallel',
+                                         channels_last=True)
+    assert cfg.custom_hooks == [dict(type='mmwsss.ChannelsLastHook')]
+    # a model wrapped before conversion: the hook refuses instead of training wrong
+    wrapped = torch.nn.parallel.DistributedDataParallel.__new__(
+        torch.nn.parallel.DistributedDataParallel)
+    torch.nn.Module.__init__(wrapped)
+    wrapped.module = torch.nn.Conv2d(3, 4, 3)
+    with pytest.raises(RuntimeError, match='wrapped for distributed training before'):
+        ChannelsLastHook().before_run(SimpleNamespace(model=wrapped))
+
+
 def test_a_config_without_the_switch_keeps_its_own_amp_wrapper():
     cfg = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', dtype='float16',
                                          loss_scale=512.0, optimizer=dict(type='SGD', lr=0.1))))

@@ -16,7 +16,6 @@ from mmengine.config import Config
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 _AMP_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
-_AMP_TYPES = ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper')
 
 
 def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
@@ -37,7 +36,7 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
         precision, explicit = 'fp32', True
     wrapper = cfg.optim_wrapper
     if explicit and precision == 'fp32':
-        if wrapper.get('type') in _AMP_TYPES:
+        if _is_amp(wrapper):
             wrapper.type = 'OptimWrapper'
         for key in _AMP_KEYS:
             wrapper.pop(key, None)
@@ -49,6 +48,13 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
              if h.get('type') not in ('ChannelsLastHook', 'mmwsss.ChannelsLastHook')]
     if cfg.get('channels_last', False):
         hooks.append(dict(type='mmwsss.ChannelsLastHook'))
+        # distributed: convert before DDP builds its buckets (the hook would be too late)
+        wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {})
+        wrapper_cfg.setdefault('type', 'mmwsss.DistributedDataParallel')
+        if wrapper_cfg['type'].split('.')[-1] in ('DistributedDataParallel',
+                                                  'CPUDistributedDataParallel'):
+            wrapper_cfg['channels_last'] = True
+        cfg.model_wrapper_cfg = wrapper_cfg
     cfg.custom_hooks = hooks
     cfg.train_precision = precision
     return precision
@@ -56,6 +62,11 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
 
 def _wrapper_precision(wrapper) -> str:
     """The precision an optimiser-wrapper config trains in."""
-    if wrapper.get('type') not in _AMP_TYPES:
+    if not _is_amp(wrapper):
         return 'fp32'
     return 'bf16' if str(wrapper.get('dtype')) in ('bfloat16', 'torch.bfloat16') else 'fp16'
+
+
+def _is_amp(wrapper) -> bool:
+    """An ``AmpOptimWrapper`` config, whatever the scope prefix (mmengine., mmseg., ...)."""
+    return str(wrapper.get('type', '')).split('.')[-1] == 'AmpOptimWrapper'

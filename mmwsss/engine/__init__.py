@@ -1,6 +1,6 @@
-from .cpu_ddp import CPUDistributedDataParallel
+from .distributed_data_parallel import CPUDistributedDataParallel, DistributedDataParallel
 from .hooks import ChannelsLastHook, to_channels_last
 from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
 
-__all__ = ['CPUDistributedDataParallel', 'ChannelsLastHook', 'to_channels_last',
-           'GroupedOptimWrapperConstructor', 'merge_param_groups']
+__all__ = ['CPUDistributedDataParallel', 'DistributedDataParallel', 'ChannelsLastHook',
+           'to_channels_last', 'GroupedOptimWrapperConstructor', 'merge_param_groups']

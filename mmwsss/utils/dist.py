@@ -27,7 +27,7 @@ def prepare_distributed(cfg: Config, launcher: str) -> None:
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     init_distributed(launcher)
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
-    wrapper.setdefault('type', 'mmwsss.CPUDistributedDataParallel')
+    wrapper.setdefault('type', 'mmwsss.DistributedDataParallel')
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper

@@ -34,13 +34,32 @@ class ChannelsLastHook(Hook):
     Set by ``channels_last = True`` in a config (``mmwsss.apis.apply_training_precision``
     adds the hook), or listed in ``custom_hooks`` directly. It runs before any other hook, when
     the optimiser is already built; parameters keep their identity, so the optimiser is
-    unaffected. Under DistributedDataParallel the wrapper was built before the hook runs and
-    PyTorch may warn that gradient strides differ from its buckets: results are the same, and
-    the copy it adds is small next to the NHWC speed-up.
+    unaffected.
+
+    A model wrapped in DistributedDataParallel must be converted before the wrapper is built
+    (DDP's gradient buckets follow the parameters' layout at that time; converting later
+    averages scrambled conv gradients): ``mmwsss.DistributedDataParallel`` with
+    ``channels_last=True`` does that, and this hook refuses a wrapped model that is not yet
+    channels_last.
     """
 
     priority = 'VERY_HIGH'
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if is_model_wrapper(runner.model):
+            if not is_channels_last(runner.model.module):
+                raise RuntimeError(
+                    'ChannelsLastHook: the model was wrapped for distributed training before '
+                    'it was converted to channels_last, so DDP would average wrong gradients; '
+                    "use model_wrapper_cfg=dict(type='mmwsss.DistributedDataParallel', "
+                    "channels_last=True) (set by channels_last=True in the config)")
+            model = runner.model.module
+        else:
+            model = runner.model
         to_channels_last(model)
+
+
+def is_channels_last(model: nn.Module) -> bool:
+    """Whether every 4-D parameter of ``model`` is in the channels_last layout."""
+    return all(p.is_contiguous(memory_format=torch.channels_last)
+               for p in model.parameters() if p.dim() == 4)

@@ -42,8 +42,9 @@ class CAMClassifier(BaseModel):
     padded batch is resampled as a whole, which blends padding into the image's last row and
     column and moves the sampling grid slightly. With the VOC multi-scale settings this
     changes under 1% of the label pixels, near the image border
-    (``benchmarks/cam_inference.py`` prints the agreement); batch 1 is exact, and so is a
-    batch of equal sizes, which ``generate_pseudo_labels`` forms by grouping images by size.
+    (``benchmarks/cam_inference.py`` prints the agreement). A batch without padding is exact:
+    one image, or images of one size (``generate_pseudo_labels`` batches images by size), with
+    no ``size`` / ``size_divisor`` in the preprocessor's ``test_cfg``.
     """
 
     def __init__(self,

@@ -22,7 +22,8 @@ class BatchedSegDataPreProcessor(SegDataPreProcessor):
     ``test_cfg['size']`` if given, else to the largest image of the batch, enlarged to a
     multiple of ``test_cfg['size_divisor']`` if given. ``img_shape`` keeps each image's own
     size and ``pad_shape`` the padded one; ``CAMClassifier.predict`` crops every CAM back
-    to ``img_shape`` before normalising it. A batch of one image is not padded.
+    to ``img_shape`` before normalising it. Without ``size`` / ``size_divisor``, a batch of one
+    image, or of equal sizes, is not padded.
     """
 
     def __init__(self, *args, non_blocking: bool = True, **kwargs) -> None:
