@@ -31,6 +31,11 @@ class GroupedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     H100 machine, longer than the GPU work of a DeepLab-v2 step). Merging keeps every
     parameter's learning rate, weight decay and momentum, and parameter schedulers scale all
     groups by the same factor, so training is unchanged.
+
+    The optimiser state of a checkpoint saved with one group per parameter (MMEngine's
+    constructor) does not load into the merged groups (PyTorch refuses a different number of
+    groups, loudly): resume such a run with ``optim_wrapper.constructor`` set back to
+    ``'DefaultOptimWrapperConstructor'``.
     """
 
     def __call__(self, model: torch.nn.Module) -> OptimWrapper:
