@@ -27,12 +27,15 @@ def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
 
 
 def test_two_process_gloo_training(tiny_voc, tmp_path):
+    """Two ranks through MMEngine's launcher, channels_last on: the model is converted before
+    DDP wraps it (the ChannelsLastHook would refuse otherwise)."""
     work = str(tmp_path / 'dist')
     proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29612',
                     'tools/train.py', CAM_CFG, '--launcher', 'pytorch', '--work-dir', work,
-                    *as_cli(tiny_overrides(tiny_voc, iters=2)))
+                    *as_cli(dict(tiny_overrides(tiny_voc, iters=2), channels_last=True)))
     log = proc.stdout + proc.stderr
     assert 'world_size: 2' in log or "'world_size': 2" in log or 'Distributed training: True' in log
+    assert "channels_last=True" in log and 'mmwsss.DistributedDataParallel' in log
     assert osp.isfile(osp.join(work, 'iter_2.pth'))
 
 
