@@ -56,6 +56,8 @@ def test_importance_sampling_loss_blends_with_gap_and_reaches_the_cam():
     assert torch.allclose(head.pooling.sample_weights.sum(), torch.tensor(1.0))
     head.eval()
     assert head.pooling(cams).shape == (1, 2)  # plain GAP at inference
+    with pytest.raises(ValueError, match='num_samples must be at least 1, got 0'):
+        MODELS.build(dict(type='importance_sampling', num_samples=0))
 
 
 def _edge_image():

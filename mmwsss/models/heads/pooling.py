@@ -44,6 +44,8 @@ class ImportanceSamplingPooling(GlobalAvgPooling):
         super().__init__()
         if not 0 <= sample_loss_weight <= 1:
             raise ValueError(f'sample_loss_weight must be in [0, 1], got {sample_loss_weight}')
+        if num_samples < 1:
+            raise ValueError(f'num_samples must be at least 1, got {num_samples}')
         self.num_samples = num_samples
         self.sample_loss_weight = sample_loss_weight
 

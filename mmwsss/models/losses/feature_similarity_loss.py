@@ -1,6 +1,6 @@
 """HFPL's feature similarity loss: CAM contours should follow image colour edges."""
 import math
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import torch
 import torch.nn as nn
@@ -82,13 +82,14 @@ class FeatureSimilarityLoss(nn.Module):
         return torch.tanh(self.mu + torch.log((dx + 1e-5) / (1 - dx + 1e-5)))
 
     def forward(self, cams: torch.Tensor, inputs: torch.Tensor,
-                data_samples: Optional[List[SegDataSample]] = None) -> torch.Tensor:
+                data_samples: List[SegDataSample]) -> torch.Tensor:
+        """``data_samples`` carry the image-level labels: CAMs of absent classes are zeroed."""
         # fp32 even under bf16 autocast: dy is a difference of nearly equal dot products
         with torch.autocast(device_type=cams.device.type, enabled=False):
             return self._loss(cams, inputs, data_samples)
 
     def _loss(self, cams: torch.Tensor, inputs: torch.Tensor,
-              data_samples: Optional[List[SegDataSample]]) -> torch.Tensor:
+              data_samples: List[SegDataSample]) -> torch.Tensor:
         n, c, h, w = cams.shape
         labels = multi_hot(data_samples, c, cams.device)[..., None, None]
         y = with_background(min_max_norm(cams.float()) * labels).flatten(2)  # (n, 1+c, hw)
