@@ -222,7 +222,8 @@ def main():
     fp32 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='fp32',
                                                  detector_precision='fp32', **common)
     bf16 = GroundedSAMLabelGenerator.from_models(detector, sam, sam_precision='bf16',
-                                                 detector_precision='bf16', **common)
+                                                 detector_precision='bf16',
+                                                 overlap_sam_encoder='auto', **common)
     bf16_serial = GroundedSAMLabelGenerator.from_models(
         detector, sam, sam_precision='bf16', detector_precision='bf16',
         overlap_sam_encoder=False, **common)

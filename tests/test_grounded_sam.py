@@ -416,7 +416,8 @@ def test_sam_encoder_overlapping_detection_gives_the_same_labels(gen, batches):
     batch = batches[0]
     serial = _pinned(gen, box_threshold=0.4, fallback='ignore', overlap_sam_encoder=False)
     overlap = _pinned(gen, box_threshold=0.4, fallback='ignore', overlap_sam_encoder=True)
-    assert not _pinned(gen).overlap_sam_encoder  # 'auto' on a CPU device: off
+    assert not _pinned(gen).overlap_sam_encoder  # off by default
+    assert not _pinned(gen, overlap_sam_encoder='auto').overlap_sam_encoder  # CPU device: off
 
     def second_image_finds_nothing(detect):
         def run(images, captions, tokens):

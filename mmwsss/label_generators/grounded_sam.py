@@ -332,7 +332,8 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         overlap_sam_encoder: encode the batch's images with SAM on a second CUDA stream
             while Grounding DINO detects (the encoder does not need the boxes). Every image
             with a class to look for is then encoded, also one that gets no box. ``'auto'``:
-            on CUDA devices. Labels are the same either way.
+            on CUDA devices. Labels are the same either way. Off by default until a GPU run
+            has measured it (``benchmarks/label_throughput.py`` times both).
     """
 
     def __init__(self,
@@ -375,7 +376,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                    fallback_generator: Optional[dict] = None, sam_precision: str = 'auto',
                    detector_precision: str = 'auto', sam_sdpa: bool = True,
                    sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64,
-                   overlap_sam_encoder: Union[bool, str] = 'auto') -> None:
+                   overlap_sam_encoder: Union[bool, str] = False) -> None:
         self.classes = resolve_classes(classes)
         self.class_phrases = build_class_phrases(self.classes, prompts, default_prompts)
         if fallback not in FALLBACKS:

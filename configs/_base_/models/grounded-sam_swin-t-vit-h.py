@@ -104,4 +104,6 @@ label_generator = dict(
     sam_sdpa=True,  # SAM encoder attention through the fused SDPA kernel (same math)
     sam_encoder_batch_size=8,
     sam_decoder_batch_size=64,
-    overlap_sam_encoder='auto')  # CUDA: SAM encodes on a second stream while the detector runs
+    # 'auto': on CUDA, SAM encodes on a second stream while the detector runs (same labels;
+    # off until its speed is measured on a GPU: benchmarks/label_throughput.py)
+    overlap_sam_encoder=False)
