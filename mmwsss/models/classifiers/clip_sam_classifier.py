@@ -240,13 +240,6 @@ class CLIPSAMClassifier(BaseModel):
             logits = self.head(inputs, cam_tasks=())['cls_logits']
         return (logits.softmax(-1) > 1 / self.num_classes).to(inputs)
 
-    def inference_cams(self, inputs: Tensor, present: Optional[Tensor] = None) -> Tensor:
-        """Grad-CAMs of ``test_cfg.cam_task`` at input size, ReLU + min-max per class."""
-        if present is None:
-            present = torch.ones(len(inputs), self.num_classes, device=inputs.device)
-        cams = self.task_cams(inputs, present, self.test_cfg['cam_task'], self.test_cfg['caa'])
-        return cam_to_score(cams) * present[..., None, None]
-
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
         if data_samples is None:
