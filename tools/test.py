@@ -1,7 +1,7 @@
 """Evaluate a checkpoint: CAM mIoU (threshold sweep) for CAM models, mIoU for segmenters."""
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import load_tool_config, tool_parser
+from mmwsss.apis.cli import apply_test_options, load_tool_config, tool_parser
 from mmwsss.utils import check_file, dump_json_atomic, prepare_distributed
 
 
@@ -13,6 +13,13 @@ def main():
     parser.add_argument('--split', choices=['val', 'train'], default='val',
                         help="'train' evaluates on the config's pseudo_label_dataloader split "
                         '(CAM / pseudo-label quality on train, as WSSS papers report)')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_model and tta_pipeline "
+                        '(segmenters: multi-scale + flip)')
+    parser.add_argument('--out', help="write the segmenter's predictions here as label PNGs")
+    parser.add_argument('--show-dir', help='write image | prediction overlays here')
+    parser.add_argument('--show-interval', type=int, default=1,
+                        help='with --show-dir: paint every N-th image (default: all)')
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
     cfg.load_from = check_file(args.checkpoint, 'checkpoint to test')
@@ -21,6 +28,8 @@ def main():
             raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '
                            'CAM / label-generator configs')
         cfg.test_dataloader = cfg.pseudo_label_dataloader
+    apply_test_options(cfg, out=args.out, show_dir=args.show_dir, tta=args.tta,
+                       show_interval=args.show_interval)
     prepare_distributed(cfg, args.launcher)
     metrics = Runner.from_cfg(cfg).test()
     if args.out_metrics:

@@ -33,3 +33,40 @@ def load_tool_config(args: argparse.Namespace, work_dir: Optional[str] = None) -
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optional[str] = None,
+                       tta: bool = False, show_interval: int = 1) -> Config:
+    """mmseg's ``tools/test.py`` options on ``cfg``, with errors that say what is missing.
+
+    ``tta``: the model is wrapped in the config's ``tta_model`` and the test images go through
+    its ``tta_pipeline`` (multi-scale + flip; the segmentation configs define both).
+    ``out``: the segmenter's predictions are written there as label PNGs (mmseg ``IoUMetric``'s
+    ``output_dir``), e.g. for the VOC test server. ``show_dir``: image | prediction overlays
+    painted by the config's visualization hook into this folder, every ``show_interval``-th
+    image (mmseg's hook paints every 50th by default).
+    """
+    if tta:
+        missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
+        if missing:
+            raise KeyError(f'{cfg.filename}: --tta needs {" and ".join(missing)} in the config; '
+                           'the segmentation configs inherit them from their dataset base '
+                           '(CAM configs test at several scales through model.test_cfg)')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if out:
+        evaluator = cfg.test_evaluator
+        if not isinstance(evaluator, dict) or not str(evaluator.get('type')).endswith('IoUMetric'):
+            raise ValueError(f'{cfg.filename}: --out writes the predictions of a segmenter '
+                             "(test_evaluator IoUMetric); a CAM model's label maps are written "
+                             'by tools/make_pseudo_labels.py')
+        evaluator.update(output_dir=out, keep_results=True)
+    if show_dir:
+        hook = cfg.get('default_hooks', {}).get('visualization')
+        if not hook:
+            raise KeyError(f'{cfg.filename}: --show-dir needs default_hooks.visualization '
+                           "(dict(type='SegVisualizationHook'))")
+        hook.update(draw=True, interval=show_interval)
+        cfg.visualizer['save_dir'] = show_dir
+    return cfg
