@@ -42,7 +42,7 @@ def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optiona
     ``tta``: the model is wrapped in the config's ``tta_model`` and the test images go through
     its ``tta_pipeline`` (multi-scale + flip; the segmentation configs define both).
     ``out``: the segmenter's predictions are written there as label PNGs (mmseg ``IoUMetric``'s
-    ``output_dir``), e.g. for the VOC test server. ``show_dir``: image | prediction overlays
+    ``output_dir``). ``show_dir``: image | prediction overlays
     painted by the config's visualization hook into this folder, every ``show_interval``-th
     image (mmseg's hook paints every 50th by default).
     """
