@@ -32,7 +32,7 @@ def test_gpu_configs_train_in_bf16_channels_last_and_fp32_stays_available(path):
     bf16 = copy.deepcopy(cfg)
     apply_training_precision(bf16, cuda_available=True)
     ow = bf16.optim_wrapper
-    assert ow.type == 'AmpOptimWrapper' and ow.dtype == 'bfloat16'
+    assert ow.type == 'mmwsss.AmpOptimWrapper' and ow.dtype == 'bfloat16'
     assert ow.loss_scale == dict(enabled=False)  # no scaler: no inf check, no sync
     assert [h.type for h in bf16.custom_hooks] == ['mmwsss.ChannelsLastHook']
     apply_training_precision(bf16, cuda_available=True)  # idempotent
@@ -325,3 +325,34 @@ def test_deeplabv2_head_accuracy_is_mmsegs_without_boolean_indexing():
     assert ours.keys() == ref.keys()
     for k in ref:
         assert torch.allclose(ours[k], ref[k]), k
+
+
+@pytest.mark.parametrize('saved', ['bf16', 'fp32'])
+def test_fp16_resumes_a_checkpoint_saved_in_another_precision(saved, monkeypatch):
+    """bf16 saves an empty loss-scaler state; loading it into an fp16 wrapper (resume with
+    --precision fp16) must start a fresh scale, not raise. MMEngine's CUDA check and
+    GradScaler are pointed at the CPU so the real load path runs here."""
+    import functools
+
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp
+    from mmengine.optim import build_optim_wrapper
+    monkeypatch.setattr(amp, 'is_cuda_available', lambda: True)
+    monkeypatch.setattr(amp, 'GradScaler', functools.partial(torch.amp.GradScaler, 'cpu'))
+
+    def trained_wrapper(precision):
+        cfg = Config(dict(train_precision=precision, optim_wrapper=dict(
+            type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9))))
+        apply_training_precision(cfg, cuda_available=True)
+        model = torch.nn.Linear(2, 2)
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+        wrapper.update_params(model(torch.ones(1, 2)).sum())
+        return wrapper
+
+    state = copy.deepcopy(trained_wrapper(saved).state_dict())
+    fp16 = trained_wrapper('fp16')
+    assert fp16.loss_scaler.is_enabled()
+    fp16.load_state_dict(state)
+    momentum = next(iter(fp16.optimizer.state.values()))['momentum_buffer']
+    saved_momentum = next(iter(state['state'].values()))['momentum_buffer']
+    assert torch.equal(momentum, saved_momentum)  # the optimiser state did load
+    assert fp16.loss_scaler.get_scale() == 2.0 ** 16  # a fresh scale

@@ -1,6 +1,6 @@
 from .distributed_data_parallel import CPUDistributedDataParallel, DistributedDataParallel
 from .hooks import ChannelsLastHook, to_channels_last
-from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
+from .optimizers import AmpOptimWrapper, GroupedOptimWrapperConstructor, merge_param_groups
 
-__all__ = ['CPUDistributedDataParallel', 'DistributedDataParallel', 'ChannelsLastHook',
+__all__ = ['AmpOptimWrapper', 'CPUDistributedDataParallel', 'DistributedDataParallel', 'ChannelsLastHook',
            'to_channels_last', 'GroupedOptimWrapperConstructor', 'merge_param_groups']
