@@ -1,5 +1,6 @@
 """Metrics against independent computations."""
 import numpy as np
+import pytest
 import torch
 
 from mmwsss.evaluation.functional import (confusion_matrix, iou_from_confusion,
@@ -75,6 +76,26 @@ def test_cam_metric_picks_best_threshold():
     assert res['bg_threshold'] == 0.4 and res['mIoU'] == 100.0
     assert res['mIoU@0.70'] == 37.5  # all background: IoU 48/64 and 0
     assert res['mIoU@0.10'] < 100.0
+
+
+def test_cam_metric_keeps_fine_thresholds_apart_and_names_an_unannotated_set():
+    from mmwsss.evaluation import CAMMetric
+    gt = torch.zeros(1, 4, 4, dtype=torch.long)
+    gt[0, :2] = 1
+    cam = torch.zeros(1, 4, 4)
+    cam[0, :2], cam[0, 2:, :1] = 0.6, 0.251  # the object, and a false activation at 0.251
+    metric = CAMMetric(thresholds=[0.245, 0.2475, 0.25, 0.2525, 0.255])
+    metric.dataset_meta = dict(classes=('background', 'thing'))
+    sample = dict(pred_cam=dict(data=cam), gt_sem_seg=dict(data=gt))
+    metric.process({}, [sample])
+    res = metric.evaluate(1)
+    # only thresholds above 0.251 drop the false activation: the best is 0.2525, not "0.25"
+    assert res['bg_threshold'] == 0.2525 and res['mIoU'] == 100.0
+    assert res['mIoU@0.25'] < 100.0 and res['mIoU@0.2525'] == 100.0
+    assert len([k for k in res if k.startswith('mIoU@')]) == 5
+    metric.process({}, [dict(sample, gt_sem_seg=dict(data=torch.full_like(gt, 255)))])
+    with pytest.raises(ValueError, match='no annotated pixel'):
+        metric.evaluate(1)
 
 
 def test_sweep_rejects_labels_beyond_the_cam_classes():

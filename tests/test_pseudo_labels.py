@@ -113,7 +113,10 @@ def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):
         if label.max() > 3:
             raise ValueError('class 4 is not in the image-level label')
 
-    writer = LabelWriter(check, str(tmp_path), max_pending=2)
+    def target(ds):
+        return str(tmp_path / osp.basename(ds.img_path).replace('.jpg', '.png'))
+
+    writer = LabelWriter(check, target, max_pending=2)
     for i in range(6):
         writer.submit(SimpleNamespace(img_path=f'/data/img{i}.jpg'),
                       np.full((4, 5), i, np.uint8))
@@ -144,19 +147,23 @@ def test_batches_hold_images_of_one_size(tmp_path):
     from PIL import Image
 
     from mmwsss.apis.pseudo_labels import batches_by_image_size
-    sizes = [(5, 4), (3, 3), (5, 4), (4, 5), (3, 3), (5, 4), None]
+    sizes = [(5, 4), (3, 3), (5, 4), (4, 5), (3, 3), (5, 4), None, (5, 4, 'rotated')]
     paths = []
     for i, size in enumerate(sizes):
         path = str(tmp_path / f'{i}.jpg')
         if size is None:
             open(path, 'wb').write(b'not an image')
         else:
-            Image.new('RGB', size).save(path)
+            img = Image.new('RGB', size[:2])
+            exif = img.getexif()
+            if len(size) == 3:
+                exif[0x0112] = 6  # EXIF orientation: decoded turned by 90 degrees, i.e. 4x5
+            img.save(path, exif=exif)
         paths.append(path)
     batches = batches_by_image_size(paths, [10 + i for i in range(len(paths))], batch_size=2)
-    # one size per batch, the largest group first, each group in its original order, the
-    # unreadable file last
-    assert batches == [[10, 12], [15], [11, 14], [13], [16]]
+    # one size per batch (the decoded size), the largest group first, each group in its
+    # original order, the unreadable file last
+    assert batches == [[10, 12], [15], [11, 14], [13, 17], [16]]
 
 
 def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path):
@@ -181,3 +188,55 @@ def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path
     assert 'too long' in report['failures'][0]['error']
     assert sorted(f[:-4] for f in os.listdir(out) if f.endswith('.png')) == sorted(
         n for n in names if n != bad)
+
+
+def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp_path):
+    """ids a/x and b/x: two label files where PseudoLabelDataset and eval look for them; a
+    split that repeats an id is refused; temp files of an interrupted run are cleared."""
+    from mmwsss.datasets import PseudoLabelDataset
+    from mmwsss.evaluation.label_dir import evaluate_label_dir
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import DATASETS, LABEL_GENERATORS
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class FirstLabelTestGenerator(BaseLabelGenerator):
+        def generate(self, data_batch):
+            return [np.full(img.shape[-2:], int(ds.gt_img_labels[0]), np.uint8)
+                    for img, ds in zip(data_batch['inputs'], data_batch['data_samples'])]
+
+    root = tmp_path / 'data'
+    names = _names(tiny_voc)
+    masks = {n: load_label_png(osp.join(tiny_voc, 'SegmentationClassAug', n + '.png'))
+             for n in names}
+    first = names[0]
+    second = next(n for n in names[1:] if set(np.unique(masks[n])) - {0, 255} !=
+                  set(np.unique(masks[first])) - {0, 255})
+    for sub, name in (('a', first), ('b', second)):
+        for folder, ext in (('JPEGImages', '.jpg'), ('SegmentationClassAug', '.png')):
+            os.makedirs(root / folder / sub, exist_ok=True)
+            shutil.copy(osp.join(tiny_voc, folder, name + ext), root / folder / sub / ('x' + ext))
+    split = root / 'ImageSets/Segmentation/train_aug.txt'
+    os.makedirs(split.parent)
+    split.write_text('a/x\r\nb/x  \r\n')
+    cfg = load_cfg(CAM_CFG, tiny_overrides(str(root)))
+    out = tmp_path / 'labels'
+    os.makedirs(out / 'a')
+    (out / 'a' / '.tmp-killed.part').write_bytes(b'half a png')
+    report = generate_pseudo_labels(cfg, str(out), dict(type='FirstLabelTestGenerator'),
+                                    num_workers=0)
+    assert report['written'] == 2 and not (out / 'a' / '.tmp-killed.part').exists()
+    a, b = load_label_png(str(out / 'a/x.png')), load_label_png(str(out / 'b/x.png'))
+    assert a.max() != b.max()  # each image its own file
+    dataset_cfg = dict(cfg.pseudo_label_dataloader.dataset, type='SyntheticPseudoLabelDataset',
+                       data_prefix=dict(img_path='JPEGImages', seg_map_path=str(out)))
+    dataset = DATASETS.build(dataset_cfg)
+    assert isinstance(dataset, PseudoLabelDataset)
+    assert [dataset[i]['data_samples'].gt_sem_seg.data.max().item() for i in range(2)] == [
+        a.max(), b.max()]
+    evaluated = evaluate_label_dir(str(out), DATASETS.build(cfg.pseudo_label_dataloader.dataset))
+    assert evaluated['labelled'] == pytest.approx(100.0)
+    assert generate_pseudo_labels(cfg, str(out), dict(type='FirstLabelTestGenerator'),
+                                  num_workers=0)['skipped_existing'] == 2
+    split.write_text('a/x\nb/x\na/x\n')
+    with pytest.raises(ValueError, match=r"train_aug.txt lists 1 image ids more than once.*a/x"):
+        DATASETS.build(cfg.pseudo_label_dataloader.dataset)

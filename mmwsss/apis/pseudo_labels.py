@@ -25,7 +25,10 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
 
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
-from mmwsss.utils.io import dump_json_atomic, save_label_png
+from mmwsss.utils.io import (dump_json_atomic, label_file, remove_stale_temp_files,
+                             save_label_png)
+
+_EXIF_ORIENTATION = 0x0112
 
 
 class SafeDataset(Dataset):
@@ -71,23 +74,23 @@ def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
     padding, so a batch gives the labels of one image at a time, and models that need equal
     sizes in a batch (mmseg's ``SegDataPreProcessor``, CLIP) can batch. Each size group in
     its original order, largest groups first; images whose header cannot be read form their
-    own batches at the end (the loader reports them)."""
+    own batches at the end (the loader reports them). Sizes are the decoded ones: an EXIF
+    rotation by 90 degrees swaps width and height, as ``LoadImageFromFile`` applies it."""
     from PIL import Image
     groups: Dict = {}
     for path, idx in zip(img_paths, indices):
         try:
             with Image.open(path) as img:
                 size = img.size
+                # EXIF orientations 5-8 turn the image by 90 degrees when it is decoded
+                if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                    size = size[::-1]
         except Exception:  # noqa: BLE001 -- a bad file fails later, with its own report
             size = None
         groups.setdefault(size, []).append(idx)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1])))
     return [group[i:i + batch_size] for _, group in ordered
             for i in range(0, len(group), batch_size)]
-
-
-def label_path(out_dir: str, img_path: str) -> str:
-    return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
 
 
 def generate_pseudo_labels(cfg: Config,
@@ -115,9 +118,17 @@ def generate_pseudo_labels(cfg: Config,
     # test_mode: a sample that fails raises instead of being swapped for another image
     dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
     palette = dataset.metainfo.get('palette')
+    if rank == 0:  # before any rank writes: temp files of an interrupted run
+        stale = remove_stale_temp_files(out_dir)
+        if stale:
+            print_log(f'removed {stale} temp files an interrupted run left in {out_dir}',
+                      logger='current')
+    if world_size > 1:
+        barrier()
     mine = range(rank, len(dataset), world_size)
-    todo = [i for i in mine
-            if not osp.isfile(label_path(out_dir, dataset.get_data_info(i)['img_path']))]
+    targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in mine}
+    # an empty file is what a crash between write and disk flush can leave: redo it
+    todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
     skipped = len(mine) - len(todo)
     print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
               f'{len(todo)} to do -> {out_dir}', logger='current')
@@ -131,7 +142,9 @@ def generate_pseudo_labels(cfg: Config,
     failures, t0 = [], time.time()
     progress = ProgressBar(len(todo)) if rank == 0 and todo else None
     overlays_left = num_overlays if overlay_dir else 0
-    writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen), out_dir, palette)
+    path_of = {dataset.get_data_info(i)['img_path']: targets[i] for i in todo}
+    writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen),
+                         lambda ds: path_of[ds.img_path], palette)
     try:
         for batch in loader:
             errors = batch.pop('errors')
@@ -179,13 +192,14 @@ class LabelWriter:
 
     Args:
         check: ``check(data_sample, label)`` raises if the label is wrong for the image.
-        out_dir: label folder; ``<image stem>.png`` per image.
+        target: ``target(data_sample)`` is the PNG path of the image's label
+            (``mmwsss.utils.label_file``).
         palette: colours of the palette PNGs.
     """
 
-    def __init__(self, check: Callable, out_dir: str, palette: Optional[Sequence] = None,
+    def __init__(self, check: Callable, target: Callable, palette: Optional[Sequence] = None,
                  num_threads: int = 2, max_pending: int = 64) -> None:
-        self.check, self.out_dir, self.palette = check, out_dir, palette
+        self.check, self.target, self.palette = check, target, palette
         self.max_pending = max_pending
         self.pool = ThreadPoolExecutor(num_threads, thread_name_prefix='label-writer')
         self.pending: deque = deque()
@@ -194,7 +208,7 @@ class LabelWriter:
 
     def _write(self, ds, label: np.ndarray) -> None:
         self.check(ds, label)
-        save_label_png(label, label_path(self.out_dir, ds.img_path), self.palette)
+        save_label_png(label, self.target(ds), self.palette)
 
     def submit(self, ds, label: np.ndarray) -> None:
         while len(self.pending) >= self.max_pending:

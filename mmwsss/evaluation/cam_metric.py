@@ -11,7 +11,8 @@ from mmwsss.registry import METRICS
 from mmwsss.models.utils import cams_to_label_map
 from .boundary import boundary_counts, boundary_fscore
 from .functional import (default_thresholds, iou_from_confusion, per_class_table,
-                         summarize_confusion, sweep_confusions, threshold_sweep_histogram)
+                         summarize_confusion, sweep_confusions, threshold_key,
+                         threshold_sweep_histogram)
 
 
 @METRICS.register_module()
@@ -104,25 +105,29 @@ class CAMMetric(BaseMetric):
         if not results:
             raise ValueError('CAMMetric: no image was evaluated')
         confs = sweep_confusions(sum(r['hist'] for r in results))
+        if not confs[0].sum():
+            raise ValueError('CAMMetric: the evaluated images have no annotated pixel (every '
+                             f'mask pixel is ignore_index={self.ignore_index}): nothing to score')
         mious = np.nanmean(iou_from_confusion(confs).numpy(), axis=1)
         best = int(np.nanargmax(mious))
         class_names = self.dataset_meta['classes']
         table = per_class_table(iou_from_confusion(confs[best]), class_names)
         print_log('CAM mIoU per background threshold:\n' + ', '.join(
-            f'{t:.2f}: {m * 100:.2f}' for t, m in zip(self.thresholds.tolist(), mious)),
+            f'{threshold_key(t)}: {m * 100:.2f}' for t, m in zip(self.thresholds.tolist(), mious)),
                   logger=logger)
-        print_log(f'per-class IoU at the best threshold {self.thresholds[best]:.2f}:\n' + table,
+        print_log(f'per-class IoU at the best threshold {threshold_key(self.thresholds[best])}:\n'
+                  + table,
                   logger=logger)
         metrics = summarize_confusion(confs[best])
         metrics = dict(mIoU=round(metrics['mIoU'], 2), aAcc=round(metrics['aAcc'], 2),
-                       bg_threshold=round(float(self.thresholds[best]), 2))
+                       bg_threshold=round(float(self.thresholds[best]), 6))
         for t, m in zip(self.thresholds.tolist(), mious):
-            metrics[f'mIoU@{t:.2f}'] = round(float(m) * 100, 2)
+            metrics[f'mIoU@{threshold_key(t)}'] = round(float(m) * 100, 2)
         if self.boundary_thresholds:
             counts = sum(r['boundary'] for r in results)
             bfs = [boundary_fscore(c)['mBF'] for c in counts]
             for t, bf in zip(self.boundary_thresholds, bfs):
-                metrics[f'mBF@{t:.2f}'] = round(bf, 2)
+                metrics[f'mBF@{threshold_key(t)}'] = round(bf, 2)
             # at the boundary threshold nearest the best-mIoU one
             nearest = int(np.argmin([abs(t - metrics['bg_threshold'])
                                      for t in self.boundary_thresholds]))

@@ -97,6 +97,13 @@ def per_class_table(iou: torch.Tensor, class_names: Sequence[str],
     return table.get_string()
 
 
+def threshold_key(t: float) -> str:
+    """A threshold as the metric keys write it: two decimals on the 0.01 grid (``0.25``),
+    as many as it needs off it (``0.2525``), so finer sweeps do not share a key."""
+    t = float(t)
+    return f'{t:.2f}' if abs(t - round(t, 2)) < 1e-6 else f'{t:.6g}'
+
+
 def default_thresholds() -> List[float]:
     """0.00 to 0.99 in steps of 0.01: SEAM's evaluation.py sweeps 0.00-0.59, extended because
     a CAM method's best threshold can lie above 0.6 (one histogram serves all, so it is free)."""

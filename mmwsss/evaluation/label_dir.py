@@ -7,7 +7,7 @@ import torch
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
-from mmwsss.utils.io import load_label_png
+from mmwsss.utils.io import label_file, load_label_png
 from .boundary import boundary_counts, boundary_fscore
 from .functional import confusion_matrix, iou_from_confusion, per_class_table, summarize_confusion
 
@@ -31,7 +31,7 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         gt = load_label_png(info['seg_map_path'])
-        path = osp.join(label_dir, osp.splitext(osp.basename(info['img_path']))[0] + '.png')
+        path = label_file(label_dir, info)
         if not osp.isfile(path):
             missing.append(path)
             if not allow_missing:

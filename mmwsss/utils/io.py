@@ -9,10 +9,16 @@ import numpy as np
 from PIL import Image
 
 
+TMP_PREFIX, TMP_SUFFIX = '.tmp-', '.part'
+
+
 def _atomic_target(path: str):
+    """A temp file beside ``path``. Its name (``.tmp-*.part``) never matches ``*.png`` /
+    ``*.json``, so a file left by a killed run is never taken for a result
+    (``remove_stale_temp_files`` clears them)."""
     d = osp.dirname(osp.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix='.tmp-', suffix=osp.splitext(path)[1])
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=TMP_PREFIX, suffix=TMP_SUFFIX)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # the mode open() gives; mkstemp's 0600 survives a rename
     return tmp
@@ -26,6 +32,27 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def remove_stale_temp_files(folder: str) -> int:
+    """Delete the temp files an interrupted run left under ``folder`` (only call it while no
+    other process writes there). Returns how many were removed."""
+    removed = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
+                os.remove(osp.join(root, name))
+                removed += 1
+    return removed
+
+
+def label_file(label_dir: str, data_info: dict) -> str:
+    """The label PNG of a dataset item in a label folder: ``<img_id>.png``, the split id
+    with its subfolders, which is where ``PseudoLabelDataset`` reads it (two images of one
+    file name in different folders do not collide). Items without an id (mmseg datasets)
+    go by their image's file stem."""
+    name = data_info.get('img_id') or osp.splitext(osp.basename(data_info['img_path']))[0]
+    return osp.join(label_dir, f'{name}.png')
 
 
 def voc_palette(num_classes: int = 256) -> List[List[int]]:
