@@ -148,3 +148,16 @@ def test_cam_metric_on_ranks_drops_the_samplers_padding(monkeypatch):
     assert metric().compute_metrics(collected) == ref
     with_repeats = collect(metric(), 0, 1, samples + samples[:3])
     assert metric().compute_metrics(with_repeats) != ref  # the repeats would change it
+
+
+def test_metrics_json_is_strict_json(tmp_path):
+    """An mIoU with nothing to score is NaN; the JSON tools write must still parse anywhere."""
+    import json
+
+    from mmwsss.utils.io import dump_json_atomic
+    path = str(tmp_path / 'm.json')
+    dump_json_atomic(dict(mIoU=float('nan'), aAcc=np.float32(12.5), IoU=dict(a=torch.tensor(
+        float('inf')), b=np.float64(3.0))), path)
+    text = open(path).read()
+    assert 'NaN' not in text and 'Infinity' not in text
+    assert json.loads(text) == dict(mIoU=None, aAcc=12.5, IoU=dict(a=None, b=3.0))

@@ -1,5 +1,6 @@
 """Small I/O helpers: atomic writes of palette PNGs and JSON."""
 import json
+import math
 import os
 import os.path as osp
 import tempfile
@@ -120,20 +121,26 @@ def load_label_png(path: str) -> np.ndarray:
 
 
 def dump_json_atomic(obj: Any, path: str) -> None:
+    """Write ``obj`` as strict JSON, atomically: numpy / torch scalars as numbers, NaN and
+    infinities (an mIoU with nothing to score) as null, which every JSON parser reads."""
     tmp = _atomic_target(path)
     try:
         with open(tmp, 'w') as f:
-            json.dump(obj, f, indent=2, default=_to_builtin)
+            json.dump(_finite(obj), f, indent=2, allow_nan=False)
         os.replace(tmp, path)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
 
 
-def _to_builtin(obj: Any):
-    """JSON fallback for numpy / torch scalars (metrics often are)."""
-    if hasattr(obj, 'item'):
-        return obj.item()
-    if hasattr(obj, 'tolist'):
-        return obj.tolist()
-    raise TypeError(f'{type(obj).__name__} is not JSON serializable')
+def _finite(obj: Any):
+    """``obj`` with numpy / torch values as Python ones and non-finite floats as None."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, 'tolist') and not isinstance(obj, (str, bytes)):
+        return _finite(obj.tolist())  # numpy / torch scalars and arrays
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
