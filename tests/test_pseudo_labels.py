@@ -75,18 +75,48 @@ def test_missing_checkpoint_is_a_clear_error(tiny_voc, tmp_path):
                                num_workers=0)
 
 
-def test_two_ranks_shard_the_images(tiny_voc, tiny_cam, tmp_path):
-    """The README's command: tools/dist_pseudo_labels.sh CONFIG GPUS CKPT --out DIR (here 2
-    CPU processes, gloo), into a folder whose name has a space."""
+# Slurm's srun and scontrol on one machine: --ntasks=N copies of the command, each with the
+# SLURM_* variables a task gets; scontrol names the first node of the list.
+FAKE_SRUN = """#!/usr/bin/env bash
+n=1
+while [ $# -gt 0 ]; do
+  case "$1" in -p) shift 2;; --ntasks=*) n="${1#*=}"; shift;; -*) shift;; *) break;; esac
+done
+pids=()
+for ((i = 0; i < n; i++)); do
+  SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NTASKS=$n SLURM_NODELIST=localhost "$@" &
+  pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc
+"""
+FAKE_SCONTROL = '#!/usr/bin/env bash\necho "$3"\n'
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm'])
+def test_two_ranks_shard_the_images(launcher, tiny_voc, tiny_cam, tmp_path):
+    """The README's commands: tools/dist_pseudo_labels.sh CONFIG GPUS CKPT --out DIR and
+    tools/slurm_pseudo_labels.sh PARTITION JOB CONFIG CKPT --out DIR (here 2 CPU processes,
+    gloo; srun played by a script), into a folder whose name has a space."""
     import subprocess
     import sys
     out = str(tmp_path / 'pseudo labels')
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29611')
-    proc = subprocess.run(['bash', 'tools/dist_pseudo_labels.sh', CAM_CFG, '2', tiny_cam[1],
-                           '--out', out, '--num-workers', '0',
-                           *as_cli(tiny_overrides(tiny_voc))],
-                          cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    args = [tiny_cam[1], '--out', out, '--num-workers', '0', *as_cli(tiny_overrides(tiny_voc))]
+    env = dict(os.environ, PYTHON=sys.executable)
+    if launcher == 'pytorch':
+        cmd = ['bash', 'tools/dist_pseudo_labels.sh', CAM_CFG, '2', *args]
+        env['PORT'] = '29611'
+    else:
+        bin_dir = tmp_path / 'bin'
+        bin_dir.mkdir()
+        for name, text in (('srun', FAKE_SRUN), ('scontrol', FAKE_SCONTROL)):
+            (bin_dir / name).write_text(text)
+            (bin_dir / name).chmod(0o755)
+        cmd = ['bash', 'tools/slurm_pseudo_labels.sh', 'gpu', 'labels', CAM_CFG, *args]
+        env.update(PATH=f'{bin_dir}{os.pathsep}{env["PATH"]}', GPUS='2', GPUS_PER_NODE='2',
+                   MASTER_PORT='29612')
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.load(open(osp.join(out, 'report.json')))
     names = _names(tiny_voc)

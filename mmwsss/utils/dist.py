@@ -1,4 +1,7 @@
 """Distributed set-up that also works without CUDA (gloo on CPU: tests, debugging)."""
+import os
+import subprocess
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -12,11 +15,31 @@ def init_distributed(launcher: str, backend: str = None) -> None:
         return
     if torch.cuda.is_available():
         init_dist(launcher, backend=backend or 'nccl')
-    elif launcher == 'pytorch':
+    elif launcher in ('pytorch', 'slurm'):
+        if launcher == 'slurm':
+            _torch_env_from_slurm()
         torch_dist.init_process_group(backend='gloo')
     else:
         raise RuntimeError(f'launcher {launcher!r} without CUDA: CPU multi-process runs '
-                           'support --launcher pytorch (torchrun / tools/dist_*.sh)')
+                           'support --launcher pytorch (torchrun / tools/dist_*.sh) and slurm')
+
+
+def _torch_env_from_slurm() -> None:
+    """torch.distributed's rendezvous variables from a Slurm task's, as MMEngine's
+    ``_init_dist_slurm`` sets them (``mmengine/dist/utils.py``): rank = ``SLURM_PROCID``,
+    world size = ``SLURM_NTASKS``, master = the first host of ``SLURM_NODELIST`` unless
+    ``MASTER_ADDR`` is set, port ``MASTER_PORT`` or 29500."""
+    env = os.environ
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST') if k not in env]
+    if missing:
+        raise RuntimeError(f'--launcher slurm outside a Slurm task: {missing} not set (run it '
+                           'through srun, e.g. tools/slurm_train.sh)')
+    if 'MASTER_ADDR' not in env:
+        env['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {env["SLURM_NODELIST"]} | head -n1')
+    env.setdefault('MASTER_PORT', '29500')
+    env['WORLD_SIZE'], env['RANK'] = env['SLURM_NTASKS'], env['SLURM_PROCID']
+    env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
 
 
 def prepare_distributed(cfg: Config, launcher: str) -> None:
