@@ -270,3 +270,36 @@ def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp
     split.write_text('a/x\nb/x\na/x\n')
     with pytest.raises(ValueError, match=r"train_aug.txt lists 1 image ids more than once.*a/x"):
         DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+
+
+def test_cam_demo_gives_the_labels_label_generation_writes(tiny_voc, tiny_cam, tmp_path):
+    """init_cam_model + inference_cam on one image (path or array) = the pseudo-label the
+    CAM generator writes for it; tools/cam_demo.py draws it; unknown classes are named."""
+    import mmcv
+    import torch
+    from PIL import Image
+
+    from mmwsss.apis import inference_cam, init_cam_model
+    cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
+    out = str(tmp_path / 'labels')
+    generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1]), out, num_workers=0)
+    model = init_cam_model(cfg, tiny_cam[1])
+    classes = model.dataset_meta['classes']
+    img_labels = json.load(open(osp.join(tiny_voc, 'cls_labels.json')))
+    for name in _names(tiny_voc)[:3]:
+        path = osp.join(tiny_voc, 'JPEGImages', name + '.jpg')
+        present = [classes[c] for c in img_labels[name]]
+        sample = inference_cam(model, path, present)
+        label = sample.pred_sem_seg.data[0].numpy()
+        assert np.array_equal(label, load_label_png(osp.join(out, name + '.png')))
+        absent = [c - 1 for c in range(1, len(classes)) if c not in img_labels[name]]
+        assert not sample.pred_cam.data[absent].any()
+        from_array = inference_cam(model, mmcv.imread(path), present)
+        assert torch.equal(from_array.pred_cam.data, sample.pred_cam.data)
+    with pytest.raises(KeyError, match=r"unknown classes \['dog'\]; this model knows"):
+        inference_cam(model, path, ['dog'])
+    proc = run_tool('tools/cam_demo.py', path, '--config', CAM_CFG, '--checkpoint',
+                    tiny_cam[1], '--classes', *present, '--out-dir', str(tmp_path / 'demo'))
+    picture = proc.stdout.strip().splitlines()[-1]
+    # image | label overlay | one heatmap per present class, each 64 px enlarged to 256
+    assert Image.open(picture).size[0] > 256 * (2 + len(present))

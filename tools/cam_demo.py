@@ -1,0 +1,25 @@
+"""CAM heatmaps and the label map of single images: one picture per image."""
+import argparse
+
+from mmwsss.apis.inference import init_cam_model, save_cam_demo
+
+
+def main():
+    parser = argparse.ArgumentParser(description='mmwsss: CAMs of single images as pictures')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('--config', required=True, help='the CAM model config')
+    parser.add_argument('--checkpoint', required=True, help='its checkpoint')
+    parser.add_argument('--classes', nargs='+',
+                        help='the image-level label (class names), as in label generation; '
+                        'default: the classes the model scores positive')
+    parser.add_argument('--out-dir', default='work_dirs/cam_demo',
+                        help='one image | label | heatmaps picture per image')
+    parser.add_argument('--device', default='cpu', help="e.g. 'cuda:0'")
+    args = parser.parse_args()
+    model = init_cam_model(args.config, args.checkpoint, args.device)
+    for img in args.images:
+        print(save_cam_demo(model, img, args.out_dir, args.classes))
+
+
+if __name__ == '__main__':
+    main()
