@@ -67,11 +67,25 @@ def test_corrupt_image_is_reported_and_skipped(tiny_voc, tiny_cam, tmp_path):
     assert bad in report['failures'][0]['img_path']
     assert not osp.exists(osp.join(out, bad + '.png'))
     assert json.load(open(osp.join(out, 'report.json')))['failed'] == 1
+    # the tool writes the rest too, and its exit status tells a script that one failed
+    proc = run_tool('tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out',
+                    str(tmp_path / 'tool'), *as_cli(tiny_overrides(root)), check=False)
+    assert proc.returncode == 1 and '1 images could not be labelled' in proc.stderr
+    assert len([f for f in os.listdir(tmp_path / 'tool') if f.endswith('.png')]) == len(
+        _names(root)) - 1
 
 
-def test_missing_checkpoint_is_a_clear_error(tiny_voc, tmp_path):
+def test_missing_checkpoint_is_a_clear_error(tiny_voc, tiny_cam, tmp_path):
     with pytest.raises(FileNotFoundError, match='no_such.pth'):
         generate_pseudo_labels(_cfg(tiny_voc, str(tmp_path / 'no_such.pth')), str(tmp_path / 'o'),
+                               num_workers=0)
+    with pytest.raises(FileNotFoundError, match='needs the trained model: pass its checkpoint'):
+        generate_pseudo_labels(_cfg(tiny_voc, None), str(tmp_path / 'o'), num_workers=0)
+    # a truncated download: named, instead of PytorchStreamReader's bare error
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(tiny_cam[1], 'rb').read()[:50000])
+    with pytest.raises(ValueError, match='truncated.pth is truncated or damaged'):
+        generate_pseudo_labels(_cfg(tiny_voc, str(truncated)), str(tmp_path / 'o'),
                                num_workers=0)
 
 
@@ -176,7 +190,7 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
 def test_batches_hold_images_of_one_size(tmp_path):
     from PIL import Image
 
-    from mmwsss.apis.pseudo_labels import batches_by_image_size
+    from mmwsss.datasets import batches_by_image_size
     sizes = [(5, 4), (3, 3), (5, 4), (4, 5), (3, 3), (5, 4), None, (5, 4, 'rotated')]
     paths = []
     for i, size in enumerate(sizes):
@@ -303,3 +317,71 @@ def test_cam_demo_gives_the_labels_label_generation_writes(tiny_voc, tiny_cam, t
     picture = proc.stdout.strip().splitlines()[-1]
     # image | label overlay | one heatmap per present class, each 64 px enlarged to 256
     assert Image.open(picture).size[0] > 256 * (2 + len(present))
+
+
+def _copy_with_mixed_sizes(src: str, dst: str) -> None:
+    """The tiny set with every third image (and its mask) enlarged to 80x72."""
+    import cv2
+    import mmcv
+    shutil.copytree(src, dst)
+    for n in _names(dst)[::3]:
+        img_path = osp.join(dst, 'JPEGImages', n + '.jpg')
+        mmcv.imwrite(cv2.resize(mmcv.imread(img_path), (80, 72)), img_path)
+        mask_path = osp.join(dst, 'SegmentationClassAug', n + '.png')
+        from mmwsss.utils.io import save_label_png
+        save_label_png(cv2.resize(load_label_png(mask_path), (80, 72),
+                                  interpolation=cv2.INTER_NEAREST), mask_path)
+
+
+def test_cam_miou_on_mixed_sizes_is_the_miou_of_the_labels_written(tiny_voc, tiny_cam, tmp_path):
+    """tools/test.py --split train batches by image size (no padding), so the CAM mIoU and
+    its best threshold are those of the labels make_pseudo_labels writes at it."""
+    from mmengine.dataset import DefaultSampler
+    from mmengine.runner import Runner
+
+    from mmwsss.datasets import SameSizeBatchSampler
+    from mmwsss.evaluation.label_dir import evaluate_label_dir
+    from mmwsss.registry import DATASETS
+    root = str(tmp_path / 'mixed')
+    _copy_with_mixed_sizes(tiny_voc, root)
+    cfg = _cfg(root, tiny_cam[1])
+    cfg.pseudo_label_dataloader.batch_size = 4
+    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    sampler = SameSizeBatchSampler(DefaultSampler(dataset, shuffle=False), batch_size=4)
+    batches = list(sampler)
+    assert len(sampler) == len(batches) and batches[-1] == [len(dataset) - 1]
+    assert sorted(sum(batches, [])) == list(range(len(dataset)))
+    for batch in batches:  # one size per batch
+        assert len({dataset[i]['inputs'].shape for i in batch}) == 1
+    cfg.test_dataloader = cfg.pseudo_label_dataloader
+    cfg.load_from, cfg.work_dir = tiny_cam[1], str(tmp_path / 'work')
+    metrics = Runner.from_cfg(cfg).test()
+    out = str(tmp_path / 'labels')
+    generate_pseudo_labels(_cfg(root, tiny_cam[1], bg_threshold=metrics['bg_threshold']), out,
+                           batch_size=4, num_workers=0)
+    assert evaluate_label_dir(out, dataset)['mIoU'] == pytest.approx(metrics['mIoU'], abs=0.01)
+
+
+def test_labels_need_only_images_and_image_labels(tiny_voc, tiny_cam, tmp_path):
+    """No masks at all: labels are written from the images and cls_labels.json (the labels
+    the model trained with, edited ones included); scoring them names the missing masks."""
+    from mmwsss.apis.cli import require_masks
+    from mmwsss.evaluation.label_dir import evaluate_label_dir
+    from mmwsss.registry import DATASETS
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    shutil.rmtree(osp.join(root, 'SegmentationClassAug'))
+    labels_file = osp.join(root, 'cls_labels.json')
+    img_labels = json.load(open(labels_file))
+    first = _names(root)[0]
+    img_labels[first] = [5]  # the label file, not a mask, says what is in the image
+    json.dump(img_labels, open(labels_file, 'w'))
+    out = str(tmp_path / 'labels')
+    cfg = _cfg(root, tiny_cam[1], bg_threshold=0.0)
+    report = generate_pseudo_labels(cfg, out, num_workers=0)
+    assert report['written'] == len(_names(root)) and report['failed'] == 0
+    assert set(np.unique(load_label_png(osp.join(out, first + '.png')))) <= {0, 5}
+    with pytest.raises(FileNotFoundError, match='masks listed by .*train_aug.txt are missing'):
+        DATASETS.build(require_masks(cfg.pseudo_label_dataloader.dataset.copy()))
+    with pytest.raises(FileNotFoundError, match='no mask to score'):
+        evaluate_label_dir(out, DATASETS.build(cfg.pseudo_label_dataloader.dataset))

@@ -7,7 +7,7 @@ The split is the config's ``pseudo_label_dataloader`` dataset (train, as WSSS pa
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from mmwsss.apis.cli import load_tool_config, tool_parser
+from mmwsss.apis.cli import load_tool_config, require_masks, tool_parser
 from mmwsss.evaluation import evaluate_label_dir
 from mmwsss.registry import DATASETS
 from mmwsss.utils import dump_json_atomic
@@ -23,7 +23,7 @@ def main():
     cfg = load_tool_config(args)
     MMLogger.get_instance('mmwsss', log_level='INFO')
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
-    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    dataset = DATASETS.build(require_masks(cfg.pseudo_label_dataloader.dataset))
     res = evaluate_label_dir(args.label_dir, dataset, allow_missing=args.allow_missing)
     print(f'mIoU {res["mIoU"]:.2f}  boundary F {res["mBF"]:.2f}  aAcc {res["aAcc"]:.2f}  '
           f'labelled {res["labelled"]:.2f}%')

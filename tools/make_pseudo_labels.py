@@ -2,10 +2,14 @@
 
     python tools/make_pseudo_labels.py CONFIG CKPT --out DIR [--bg-threshold T | --metrics M]
 
-Re-running skips images whose PNG exists; failures are listed in DIR/report.json.
+Re-running skips images whose PNG exists; failures are listed in DIR/report.json, and the
+exit status is 1 when any image failed (all others are written).
 Multi-GPU / multi-node: tools/dist_pseudo_labels.sh (one shard of images per rank).
 """
 import json
+import os.path as osp
+import sys
+import warnings
 
 from mmengine.logging import MMLogger
 
@@ -54,12 +58,19 @@ def main():
         gen.bg_threshold = args.bg_threshold
     if args.crf:
         gen.crf = gen.get('crf') or dict()
+        if args.metrics or args.bg_threshold is not None:
+            warnings.warn('--crf labels with the CRF background (1 - max CAM) ** alpha; the '
+                          'background threshold of --metrics / --bg-threshold is not used')
     loader = cfg.pseudo_label_dataloader
-    generate_pseudo_labels(cfg, args.out, gen,
-                           batch_size=args.batch_size or loader.get('batch_size', 1),
-                           num_workers=(args.num_workers if args.num_workers is not None else
-                                        loader.get('num_workers', 2)),
-                           overlay_dir=args.overlay_dir, num_overlays=args.num_overlays)
+    report = generate_pseudo_labels(
+        cfg, args.out, gen, batch_size=args.batch_size or loader.get('batch_size', 1),
+        num_workers=(args.num_workers if args.num_workers is not None else
+                     loader.get('num_workers', 2)),
+        overlay_dir=args.overlay_dir, num_overlays=args.num_overlays)
+    if report['failed']:  # every other image is written; a script must not carry on silently
+        sys.exit(f"{report['failed']} images could not be labelled (listed in "
+                 f'{osp.join(args.out, "report.json")}); fix them and run the same command '
+                 'again: it labels only what is missing')
 
 
 if __name__ == '__main__':

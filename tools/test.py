@@ -1,8 +1,8 @@
 """Evaluate a checkpoint: CAM mIoU (threshold sweep) for CAM models, mIoU for segmenters."""
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import apply_test_options, load_tool_config, tool_parser
-from mmwsss.utils import check_file, dump_json_atomic, prepare_distributed
+from mmwsss.apis.cli import apply_test_options, load_tool_config, require_masks, tool_parser
+from mmwsss.utils import check_checkpoint, dump_json_atomic, prepare_distributed
 
 
 def main():
@@ -22,12 +22,13 @@ def main():
                         help='with --show-dir: paint every N-th image (default: all)')
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
-    cfg.load_from = check_file(args.checkpoint, 'checkpoint to test')
+    cfg.load_from = check_checkpoint(args.checkpoint, 'checkpoint to test')
     if args.split == 'train':
         if 'pseudo_label_dataloader' not in cfg:
             raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '
                            'CAM / label-generator configs')
         cfg.test_dataloader = cfg.pseudo_label_dataloader
+        require_masks(cfg.test_dataloader.dataset)  # label generation needs none; scoring does
     apply_test_options(cfg, out=args.out, show_dir=args.show_dir, tta=args.tta,
                        show_interval=args.show_interval)
     prepare_distributed(cfg, args.launcher)

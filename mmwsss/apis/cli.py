@@ -35,6 +35,14 @@ def load_tool_config(args: argparse.Namespace, work_dir: Optional[str] = None) -
     return cfg
 
 
+def require_masks(dataset_cfg: dict) -> dict:
+    """``dataset_cfg`` of an mmwsss split dataset set to fail, naming them, on images without a
+    mask (the label-generation split allows them; scoring needs every mask). In place."""
+    if 'require_masks' in dataset_cfg:
+        dataset_cfg['require_masks'] = True
+    return dataset_cfg
+
+
 def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optional[str] = None,
                        tta: bool = False, show_interval: int = 1) -> Config:
     """mmseg's ``tools/test.py`` options on ``cfg``, with errors that say what is missing.

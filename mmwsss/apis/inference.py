@@ -11,10 +11,10 @@ from mmengine.runner import load_checkpoint
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import DATASETS, MODELS
-from mmwsss.utils import check_file
+from mmwsss.utils import check_checkpoint, check_file
 
 # transforms that read annotations a single image does not have
-_LABEL_TRANSFORMS = ('LoadAnnotations', 'LoadImageLevelLabels')
+_LABEL_TRANSFORMS = ('LoadAnnotations', 'LoadAnnotationsIfAny', 'LoadImageLevelLabels')
 
 
 def init_cam_model(config: Union[str, Config], checkpoint: Optional[str] = None,
@@ -29,7 +29,7 @@ def init_cam_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     model = MODELS.build(cfg.model)  # pretrained init_cfg is not applied: the checkpoint is
     meta = {}
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, check_file(checkpoint, 'CAM model checkpoint'),
+        ckpt = load_checkpoint(model, check_checkpoint(checkpoint, 'CAM model checkpoint'),
                                map_location='cpu')
         meta = ckpt.get('meta', {}).get('dataset_meta') or {}
     if 'classes' not in meta:

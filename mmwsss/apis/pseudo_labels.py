@@ -24,11 +24,10 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from torch.utils.data import DataLoader, Dataset
 
+from mmwsss.datasets.samplers import batches_by_image_size
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.io import (dump_json_atomic, label_file, remove_stale_temp_files,
                              save_label_png)
-
-_EXIF_ORIENTATION = 0x0112
 
 
 class SafeDataset(Dataset):
@@ -66,31 +65,6 @@ def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict
     if 'model' in gen_cfg and gen_cfg['model'] is None:
         gen_cfg['model'] = copy.deepcopy(cfg.model)
     return gen_cfg
-
-
-def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
-                          batch_size: int) -> List[List[int]]:
-    """Batches of ``indices`` whose images have one size (read from the file headers): no
-    padding, so a batch gives the labels of one image at a time, and models that need equal
-    sizes in a batch (mmseg's ``SegDataPreProcessor``, CLIP) can batch. Each size group in
-    its original order, largest groups first; images whose header cannot be read form their
-    own batches at the end (the loader reports them). Sizes are the decoded ones: an EXIF
-    rotation by 90 degrees swaps width and height, as ``LoadImageFromFile`` applies it."""
-    from PIL import Image
-    groups: Dict = {}
-    for path, idx in zip(img_paths, indices):
-        try:
-            with Image.open(path) as img:
-                size = img.size
-                # EXIF orientations 5-8 turn the image by 90 degrees when it is decoded
-                if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-                    size = size[::-1]
-        except Exception:  # noqa: BLE001 -- a bad file fails later, with its own report
-            size = None
-        groups.setdefault(size, []).append(idx)
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1])))
-    return [group[i:i + batch_size] for _, group in ordered
-            for i in range(0, len(group), batch_size)]
 
 
 def generate_pseudo_labels(cfg: Config,

@@ -59,7 +59,10 @@ def boundary_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int,
 def boundary_fscore(counts: np.ndarray) -> Dict[str, np.ndarray]:
     """Per-class precision, recall and F from summed counts; ``mBF`` = mean F over classes
     1.. (edge cases as the official script: nothing predicted → P 1, R 0; nothing true →
-    P 0, R 1; neither → both 1)."""
+    P 0, R 1; neither → both 1). So a class absent from both maps counts as F = 1 in
+    ``mBF``, as in HFPL's ``contour_fscore.py``, whereas mIoU leaves such a class out: on a
+    split where some classes never occur (a subset, COCO) mBF is higher than the classes
+    present would give."""
     fg_match, n_fg, gt_match, n_gt = counts.T
     precision = np.where(n_fg > 0, fg_match / np.maximum(n_fg, 1), 1.0)
     recall = np.where(n_gt > 0, gt_match / np.maximum(n_gt, 1), 1.0)

@@ -62,6 +62,9 @@ class CAMMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for ds in data_samples:
             cam = ds['pred_cam']['data']
+            if 'gt_sem_seg' not in ds:
+                raise KeyError(f'{ds.get("img_path")}: no mask to score its CAM against (the '
+                               "dataset's seg_map_path has none for it)")
             gt = ds['gt_sem_seg']['data'].squeeze(0)
             if cam.shape[-2:] != gt.shape[-2:]:
                 raise ValueError(f'{ds.get("img_path")}: CAM size {tuple(cam.shape[-2:])} differs '

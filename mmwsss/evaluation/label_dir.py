@@ -30,6 +30,9 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
     progress = ProgressBar(len(dataset))
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
+        if 'seg_map_path' not in info:
+            raise FileNotFoundError(f'{info["img_path"]}: no mask to score its label against '
+                                    '(build the dataset with require_masks=True)')
         gt = load_label_png(info['seg_map_path'])
         path = label_file(label_dir, info)
         if not osp.isfile(path):
@@ -57,6 +60,8 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
     per_class = [None if np.isnan(v) else round(v * 100, 2) for v in iou.tolist()]
     out.update(IoU=dict(zip(dataset.metainfo['classes'], per_class)), missing=len(missing),
                mBF=bf['mBF'],
-               table=per_class_table(iou, dataset.metainfo['classes'], dict(BF=bf['F'])))
+               # background has no boundary score (mBF is over the foreground classes)
+               table=per_class_table(iou, dataset.metainfo['classes'],
+                                     dict(BF=np.concatenate([[np.nan], bf['F'][1:]]))))
     print_log('\n' + out['table'], logger='current')
     return out

@@ -8,7 +8,7 @@ from mmengine.runner import load_checkpoint
 from mmwsss.models.utils import cams_to_label_map
 from mmwsss.models.builder import build_module
 from mmwsss.registry import LABEL_GENERATORS
-from mmwsss.utils.checkpoint import check_file
+from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint
 from mmwsss.utils.crf import crf_refine_cams
 from .base import BaseLabelGenerator
 
@@ -33,7 +33,11 @@ class CAMLabelGenerator(BaseLabelGenerator):
                  crf: Optional[dict] = None, device: Optional[str] = None) -> None:
         super().__init__(device)
         self.model = build_module(model)
-        load_checkpoint(self.model, check_file(checkpoint, 'CAM model checkpoint'),
+        if checkpoint is None:
+            raise MissingFileError('the CAM label generator needs the trained model: pass its '
+                                   'checkpoint (tools/make_pseudo_labels.py CONFIG CKPT --out '
+                                   'DIR) or set label_generator.checkpoint')
+        load_checkpoint(self.model, check_checkpoint(checkpoint, 'CAM model checkpoint'),
                         map_location='cpu')
         self.model.to(self.device).eval()
         self.bg_threshold = bg_threshold

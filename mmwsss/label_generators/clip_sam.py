@@ -27,7 +27,7 @@ from mmwsss.models.builder import build_module
 from mmwsss.models.seeding import SAMSeeding
 from mmwsss.models.seeding.sam_seeding import DEFAULT_CAA
 from mmwsss.registry import LABEL_GENERATORS
-from mmwsss.utils.checkpoint import check_file
+from mmwsss.utils.checkpoint import check_checkpoint
 from .base import BaseLabelGenerator
 from .sam_utils import (SamAutoMaskGenerator, SamBoxPredictor, build_sam, check_sam_checkpoint,
                         predict_everything)
@@ -75,7 +75,7 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
         if mask_source not in MASK_SOURCES:
             raise ValueError(f'mask_source {mask_source!r}: use one of {MASK_SOURCES}')
         super().__init__(device)
-        check_file(checkpoint, 'CLIP prompt checkpoint (tools/train.py output)')
+        check_checkpoint(checkpoint, 'CLIP prompt checkpoint (tools/train.py output)')
         check_sam_checkpoint(sam_type, sam_checkpoint)
         model = dict(model)
         model['sam'] = None  # the generator's own SAM below; training SAM is not needed

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
-from mmwsss.utils.checkpoint import MissingFileError, check_file
+from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint
 from mmwsss.utils.precision import check_precision, precision_autocast
 from mmwsss.utils.streams import SideStream
 from .base import BaseLabelGenerator
@@ -232,6 +232,13 @@ def check_text_encoder(path: str) -> str:
     return str(path)
 
 
+def check_detector_checkpoint(path: str) -> str:
+    """The Grounding DINO checkpoint is a whole file, or an error saying where to get it."""
+    return check_checkpoint(path, 'Grounding DINO checkpoint',
+                            f'download the mmdet Swin-T checkpoint ({GROUNDING_DINO_ZOO}) and '
+                            'pass label_generator.detector_checkpoint=<file>')
+
+
 def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder: Optional[str]
                          = None, device=None) -> nn.Module:
     """mmdet's ``GroundingDINO`` from a model config dict, with ``checkpoint`` loaded.
@@ -249,9 +256,7 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
         cfg['language_model']['name'] = text_encoder
     check_text_encoder(cfg['language_model'].get('name'))
     if checkpoint is not None:
-        check_file(checkpoint, 'Grounding DINO checkpoint',
-                   f'download the mmdet Swin-T checkpoint ({GROUNDING_DINO_ZOO}) and pass '
-                   'label_generator.detector_checkpoint=<file>')
+        check_detector_checkpoint(checkpoint)
     import mmdet.models  # noqa: F401  (registers GroundingDINO and its parts)
     from mmdet.registry import MODELS as MMDET_MODELS
     logger = MMLogger.get_current_instance()
@@ -348,9 +353,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         super().__init__(device)
         self._configure(classes, **options)
         # fail on any missing file before building anything
-        check_file(detector_checkpoint, 'Grounding DINO checkpoint',
-                   f'download the mmdet Swin-T checkpoint ({GROUNDING_DINO_ZOO}) and pass '
-                   'label_generator.detector_checkpoint=<file>')
+        check_detector_checkpoint(detector_checkpoint)
         lang = text_encoder or (detector.get('language_model') or {}).get('name')
         check_text_encoder(lang)
         check_sam_checkpoint(sam_type, sam_checkpoint)

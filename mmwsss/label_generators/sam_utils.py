@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmwsss.utils.checkpoint import check_file, load_weights_file
+from mmwsss.utils.checkpoint import check_checkpoint, load_weights_file
 from mmwsss.utils.precision import check_precision, precision_autocast, uses_bf16
 
 SAM_RELEASE = 'https://github.com/facebookresearch/segment-anything#model-checkpoints'
@@ -130,7 +130,7 @@ def check_sam_checkpoint(model_type: Union[str, dict], checkpoint: str) -> str:
     hint = (f'download {name} from the segment-anything release ({SAM_RELEASE}) and pass '
             'its path' if name else
             f'give a SAM checkpoint saved for model_type={model_type!r}')
-    return check_file(checkpoint, f'SAM {model_type} checkpoint', hint)
+    return check_checkpoint(checkpoint, f'SAM {model_type} checkpoint', hint)
 
 
 def build_sam(model_type: Union[str, dict], checkpoint: str, device=None):

@@ -1,5 +1,6 @@
 """Checkpoint paths and loading on torch >= 2.6 (``weights_only`` by default)."""
 import os.path as osp
+import zipfile
 
 from mmengine.config import Config
 
@@ -16,6 +17,24 @@ def check_file(path: str, what: str, hint: str = '') -> str:
             f'{what} not found: {path!r}. mmwsss does not download weights; '
             f'{hint or "put the file there or pass its path (see docs/checkpoints.md)"}.')
     return str(path)
+
+
+def check_checkpoint(path: str, what: str, hint: str = '') -> str:
+    """``check_file``, and a PyTorch zip checkpoint must be whole: a truncated download
+    (no zip central directory) is an error naming the file here, not a bare
+    ``PytorchStreamReader`` error deep inside a load. Only the file's ends are read."""
+    path = check_file(path, what, hint)
+    with open(path, 'rb') as f:
+        magic = f.read(4)
+    if not magic:
+        raise ValueError(f'{what} {path} is empty (an interrupted download?)')
+    if magic == b'PK\x03\x04':  # torch.save's zip format (older pickles are not checked)
+        try:
+            zipfile.ZipFile(path).close()
+        except zipfile.BadZipFile as e:
+            raise ValueError(f'{what} {path} is truncated or damaged ({e}); the download may '
+                             'have been interrupted: get the file again') from e
+    return path
 
 
 def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
@@ -60,7 +79,7 @@ def check_config_checkpoints(cfg: Config) -> None:
                     raise MissingFileError(
                         f'{where}.checkpoint is {ckpt!r}: mmwsss does not download weights. '
                         'Download the file once and give its local path (docs/checkpoints.md).')
-                check_file(ckpt, f'pretrained weights ({where}.checkpoint)',
+                check_checkpoint(ckpt, f'pretrained weights ({where}.checkpoint)',
                            'see docs/checkpoints.md for where to get them, or set '
                            f'{where}=None to start from random weights')
             for k, v in node.items():
@@ -71,7 +90,7 @@ def check_config_checkpoints(cfg: Config) -> None:
 
     visit(cfg.get('model', {}), 'model')
     if cfg.get('load_from'):
-        check_file(cfg.load_from, 'load_from checkpoint')
+        check_checkpoint(cfg.load_from, 'load_from checkpoint')
 
 
 def allow_mmengine_checkpoints() -> None:

@@ -15,8 +15,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='LoadImageLevelLabels'),
+    dict(type='LoadAnnotationsIfAny'),  # the mask, where the split has one
+    dict(type='LoadImageLevelLabels'),  # from img_labels_file, else from the mask
     dict(type='PackCAMInputs'),
 ]
 _data_prefix = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
@@ -38,12 +38,20 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_data_prefix,
                  ann_file='ImageSets/Segmentation/train.txt', pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# The split that gets pseudo-labels: images and cls_labels.json are all it needs (the image
+# labels the CAM model trained with); masks, where present, score CAMs and labels
+# (tools/test.py --split train and tools/eval_labels.py require them).
 pseudo_label_dataloader = dict(
-    batch_size=8,  # tools/make_pseudo_labels.py batches images of one size (no padding)
+    batch_size=8,
     num_workers=4,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    # images of one size per batch (no padding): tools/test.py --split train scores the CAMs
+    # that tools/make_pseudo_labels.py (which batches the same way) labels with
+    batch_sampler=dict(type='mmwsss.SameSizeBatchSampler'),
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=_data_prefix,
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=test_pipeline))
+                 ann_file='ImageSets/Segmentation/train_aug.txt',
+                 img_labels_file='cls_labels.json', require_masks=False,
+                 pipeline=test_pipeline))
 val_evaluator = dict(type='CAMMetric')
 test_evaluator = val_evaluator

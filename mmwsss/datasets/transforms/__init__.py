@@ -1,5 +1,5 @@
 from .color_jitter import ColorJitter
 from .formatting import PackCAMInputs
-from .loading import LoadImageLevelLabels
+from .loading import LoadAnnotationsIfAny, LoadImageLevelLabels
 
-__all__ = ['ColorJitter', 'LoadImageLevelLabels', 'PackCAMInputs']
+__all__ = ['ColorJitter', 'LoadAnnotationsIfAny', 'LoadImageLevelLabels', 'PackCAMInputs']

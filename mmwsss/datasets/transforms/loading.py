@@ -1,5 +1,6 @@
-"""Loading image-level labels."""
+"""Loading image-level labels, and masks where an image has one."""
 from mmcv.transforms import BaseTransform
+from mmseg.datasets.transforms import LoadAnnotations
 
 from mmwsss.registry import TRANSFORMS
 from ..voc_image_level import image_labels_from_mask
@@ -26,3 +27,19 @@ class LoadImageLevelLabels(BaseTransform):
             results['img_labels'] = image_labels_from_mask(
                 results['gt_seg_map'], self.ignore_index)
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotationsIfAny(LoadAnnotations):
+    """mmseg's ``LoadAnnotations`` for images that have a mask; images without one (no
+    ``seg_map_path``: a dataset with ``require_masks=False``) pass unchanged.
+
+    The label-generation split uses it: pseudo-labels need only the images and their
+    image-level labels, while the same pipeline scores CAMs against the masks where a split
+    has them (``tools/test.py --split train`` requires them).
+    """
+
+    def transform(self, results: dict) -> dict:
+        if not results.get('seg_map_path'):
+            return results
+        return super().transform(results)

@@ -1,0 +1,80 @@
+"""Batches of images of one size: no padding, so batched CAMs equal one-at-a-time CAMs."""
+from typing import Dict, List, Sequence
+
+from torch.utils.data import BatchSampler, Sampler
+
+from mmwsss.registry import DATA_SAMPLERS
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def image_size(path: str):
+    """(width, height) of an image as it decodes, read from the file header: EXIF
+    orientations 5-8 turn it by 90 degrees (``LoadImageFromFile`` applies them). None if the
+    header cannot be read."""
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            size = img.size
+            if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
+                size = size[::-1]
+            return size
+    except Exception:  # noqa: BLE001 -- a bad file fails when loaded, with its own report
+        return None
+
+
+def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
+                          batch_size: int) -> List[List[int]]:
+    """Batches of ``indices`` whose images have one size: no padding, so a batch gives the
+    labels of one image at a time, and models that need equal sizes in a batch (mmseg's
+    ``SegDataPreProcessor``, CLIP) can batch. Each size group in its original order, largest
+    groups first; images whose header cannot be read form their own batches at the end (the
+    loader reports them)."""
+    groups: Dict = {}
+    for path, idx in zip(img_paths, indices):
+        groups.setdefault(image_size(path), []).append(idx)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1])))
+    return [group[i:i + batch_size] for _, group in ordered
+            for i in range(0, len(group), batch_size)]
+
+
+@DATA_SAMPLERS.register_module()
+class SameSizeBatchSampler(BatchSampler):
+    """A data loader's ``batch_sampler`` that batches the sampler's indices (this rank's
+    shard) by image size, so no batch is padded.
+
+    CAM evaluation (``tools/test.py --split train``) then computes exactly the CAMs that
+    ``tools/make_pseudo_labels.py`` labels with, and the best background threshold it picks
+    is the right one for them; padded mixed-size batches change CAMs near the borders. The
+    sampler's last index comes last, in a batch of its own: ``CAMMetric`` recognises
+    ``DefaultSampler``'s padded repeat by that position.
+
+    Args:
+        sampler: e.g. ``DefaultSampler``; its ``dataset`` gives the image paths.
+        batch_size: images per batch at most.
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False) -> None:
+        if drop_last:
+            raise ValueError('SameSizeBatchSampler keeps every image (drop_last=False)')
+        super().__init__(sampler, batch_size, drop_last)
+        self._cache = None
+
+    def _batches(self) -> List[List[int]]:
+        indices = list(self.sampler)
+        if self._cache is None or self._cache[0] != indices:
+            if not indices:
+                batches = []
+            else:
+                dataset = self.sampler.dataset
+                paths = [dataset.get_data_info(i)['img_path'] for i in indices[:-1]]
+                batches = batches_by_image_size(paths, indices[:-1], self.batch_size)
+                batches.append(indices[-1:])
+            self._cache = (indices, batches)
+        return self._cache[1]
+
+    def __iter__(self):
+        yield from self._batches()
+
+    def __len__(self) -> int:
+        return len(self._batches())
