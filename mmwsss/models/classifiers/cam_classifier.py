@@ -43,8 +43,9 @@ class CAMClassifier(BaseModel):
     column and moves the sampling grid slightly. With the VOC multi-scale settings this
     changes under 1% of the label pixels, near the image border
     (``benchmarks/cam_inference.py`` prints the agreement). A batch without padding is exact:
-    one image, or images of one size (``generate_pseudo_labels`` batches images by size), with
-    no ``size`` / ``size_divisor`` in the preprocessor's ``test_cfg``.
+    one image, or images of one size (``generate_pseudo_labels`` and, through
+    ``SameSizeBatchSampler``, ``tools/test.py --split train`` batch images by size), with no
+    ``size`` / ``size_divisor`` in the preprocessor's ``test_cfg``.
     """
 
     def __init__(self,
