@@ -238,6 +238,7 @@ def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp
     """ids a/x and b/x: two label files where PseudoLabelDataset and eval look for them; a
     split that repeats an id is refused; temp files of an interrupted run are cleared."""
     from mmwsss.datasets import PseudoLabelDataset
+    from mmwsss.datasets.converters import write_image_labels
     from mmwsss.evaluation.label_dir import evaluate_label_dir
     from mmwsss.label_generators.base import BaseLabelGenerator
     from mmwsss.registry import DATASETS, LABEL_GENERATORS
@@ -262,6 +263,7 @@ def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp
     split = root / 'ImageSets/Segmentation/train_aug.txt'
     os.makedirs(split.parent)
     split.write_text('a/x\r\nb/x  \r\n')
+    write_image_labels(str(root), 'ImageSets/Segmentation/train_aug.txt', 'SegmentationClassAug')
     cfg = load_cfg(CAM_CFG, tiny_overrides(str(root)))
     out = tmp_path / 'labels'
     os.makedirs(out / 'a')
@@ -282,8 +284,9 @@ def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp
     assert generate_pseudo_labels(cfg, str(out), dict(type='FirstLabelTestGenerator'),
                                   num_workers=0)['skipped_existing'] == 2
     split.write_text('a/x\nb/x\na/x\n')
-    with pytest.raises(ValueError, match=r"train_aug.txt lists 1 image ids more than once.*a/x"):
-        DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    with pytest.raises(ValueError, match=r'1 label files would be written for more than one.*a/x'):
+        generate_pseudo_labels(cfg, str(tmp_path / 'again'), dict(type='FirstLabelTestGenerator'),
+                               num_workers=0)
 
 
 def test_cam_demo_gives_the_labels_label_generation_writes(tiny_voc, tiny_cam, tmp_path):

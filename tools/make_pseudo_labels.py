@@ -3,7 +3,8 @@
     python tools/make_pseudo_labels.py CONFIG CKPT --out DIR [--bg-threshold T | --metrics M]
 
 Re-running skips images whose PNG exists; failures are listed in DIR/report.json, and the
-exit status is 1 when any image failed (all others are written).
+exit status is 1 when any image failed (all others are written). One job per output folder:
+a run clears the temp files an interrupted run left there.
 Multi-GPU / multi-node: tools/dist_pseudo_labels.sh (one shard of images per rank).
 """
 import json
@@ -11,6 +12,7 @@ import os.path as osp
 import sys
 import warnings
 
+from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
 from mmwsss.apis import generate_pseudo_labels
@@ -67,7 +69,9 @@ def main():
         num_workers=(args.num_workers if args.num_workers is not None else
                      loader.get('num_workers', 2)),
         overlay_dir=args.overlay_dir, num_overlays=args.num_overlays)
-    if report['failed']:  # every other image is written; a script must not carry on silently
+    # rank 0 holds the merged report; it alone exits 1, after report.json is written (a rank
+    # exiting early could get rank 0 killed by the launcher before it merges)
+    if get_dist_info()[0] == 0 and report['failed']:
         sys.exit(f"{report['failed']} images could not be labelled (listed in "
                  f'{osp.join(args.out, "report.json")}); fix them and run the same command '
                  'again: it labels only what is missing')

@@ -17,9 +17,9 @@ def main():
                         help="test-time augmentation: the config's tta_model and tta_pipeline "
                         '(segmenters: multi-scale + flip)')
     parser.add_argument('--out', help="write the segmenter's predictions here as label PNGs")
-    parser.add_argument('--show-dir', help='write image | prediction overlays here')
+    parser.add_argument('--show-dir', help='write true-mask and prediction overlays here')
     parser.add_argument('--show-interval', type=int, default=1,
-                        help='with --show-dir: paint every N-th image (default: all)')
+                        help='with --show-dir: paint every N-th batch (default: all)')
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
     cfg.load_from = check_checkpoint(args.checkpoint, 'checkpoint to test')

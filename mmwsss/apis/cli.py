@@ -50,9 +50,9 @@ def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optiona
     ``tta``: the model is wrapped in the config's ``tta_model`` and the test images go through
     its ``tta_pipeline`` (multi-scale + flip; the segmentation configs define both).
     ``out``: the segmenter's predictions are written there as label PNGs (mmseg ``IoUMetric``'s
-    ``output_dir``). ``show_dir``: image | prediction overlays
-    painted by the config's visualization hook into this folder, every ``show_interval``-th
-    image (mmseg's hook paints every 50th by default).
+    ``output_dir``). ``show_dir``: true-mask and prediction
+    overlays painted by the config's visualization hook into this folder, every
+    ``show_interval``-th batch (mmseg's hook paints every 50th by default).
     """
     if tta:
         missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]

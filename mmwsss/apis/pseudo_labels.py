@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -100,7 +100,12 @@ def generate_pseudo_labels(cfg: Config,
     if world_size > 1:
         barrier()
     mine = range(rank, len(dataset), world_size)
-    targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in mine}
+    targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in range(len(dataset))}
+    repeated = [p for p, k in Counter(targets.values()).items() if k > 1]
+    if repeated:  # one label file per image: a repeat would be labelled (and scored) twice
+        raise ValueError(f'{len(repeated)} label files would be written for more than one '
+                         f'image of the split, e.g. {repeated[:3]}: its split file lists an '
+                         'image id twice')
     # an empty file is what a crash between write and disk flush can leave: redo it
     todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
     skipped = len(mine) - len(todo)

@@ -1,7 +1,6 @@
 """PASCAL VOC 2012 (+SBD aug) with image-level labels for WSSS."""
 import json
 import os.path as osp
-from collections import Counter
 from typing import List, Optional
 
 import numpy as np
@@ -77,10 +76,6 @@ class VOCImageLevelDataset(BaseSegDataset):
         if not names:
             raise ValueError(f'split file {self.ann_file} lists no images (one image id per '
                              'line, e.g. 2007_000032)')
-        repeated = [n for n, k in Counter(names).items() if k > 1]
-        if repeated:  # one label file per id: a repeat would be labelled and counted twice
-            raise ValueError(f'split file {self.ann_file} lists {len(repeated)} image ids more '
-                             f'than once, e.g. {repeated[:3]}')
         missing = []
         for name in names:
             info = dict(

@@ -35,8 +35,17 @@ def _torch_env_from_slurm() -> None:
         raise RuntimeError(f'--launcher slurm outside a Slurm task: {missing} not set (run it '
                            'through srun, e.g. tools/slurm_train.sh)')
     if 'MASTER_ADDR' not in env:
-        env['MASTER_ADDR'] = subprocess.getoutput(
-            f'scontrol show hostname {env["SLURM_NODELIST"]} | head -n1')
+        try:
+            proc = subprocess.run(['scontrol', 'show', 'hostname', env['SLURM_NODELIST']],
+                                  capture_output=True, text=True)
+            hosts, error = proc.stdout.split(), proc.stderr.strip()
+        except FileNotFoundError:
+            hosts, error = [], 'scontrol not found'
+        if not hosts:
+            raise RuntimeError(f'cannot name the first node of SLURM_NODELIST='
+                               f'{env["SLURM_NODELIST"]!r} with scontrol ({error}); set '
+                               'MASTER_ADDR')
+        env['MASTER_ADDR'] = hosts[0]
     env.setdefault('MASTER_PORT', '29500')
     env['WORLD_SIZE'], env['RANK'] = env['SLURM_NTASKS'], env['SLURM_PROCID']
     env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')

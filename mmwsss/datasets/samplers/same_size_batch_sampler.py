@@ -31,11 +31,16 @@ def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
     groups first; images whose header cannot be read form their own batches at the end (the
     loader reports them)."""
     groups: Dict = {}
+    unreadable = []
     for path, idx in zip(img_paths, indices):
-        groups.setdefault(image_size(path), []).append(idx)
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1])))
-    return [group[i:i + batch_size] for _, group in ordered
-            for i in range(0, len(group), batch_size)]
+        size = image_size(path)
+        if size is None:
+            unreadable.append([idx])  # sizes unknown: one image per batch
+        else:
+            groups.setdefault(size, []).append(idx)
+    ordered = sorted(groups.values(), key=len, reverse=True)
+    return [group[i:i + batch_size] for group in ordered
+            for i in range(0, len(group), batch_size)] + unreadable
 
 
 @DATA_SAMPLERS.register_module()
@@ -61,16 +66,19 @@ class SameSizeBatchSampler(BatchSampler):
         self._cache = None
 
     def _batches(self) -> List[List[int]]:
-        indices = list(self.sampler)
-        if self._cache is None or self._cache[0] != indices:
-            if not indices:
-                batches = []
-            else:
+        # the sampler's order is fixed by its length, epoch and seed: rebuild only when one
+        # changes (the test loop asks len() after every batch)
+        key = tuple(getattr(self.sampler, k, None) for k in ('epoch', 'seed', 'shuffle'))
+        key += (len(self.sampler), )
+        if self._cache is None or self._cache[0] != key:
+            indices = list(self.sampler)
+            batches = []
+            if indices:
                 dataset = self.sampler.dataset
                 paths = [dataset.get_data_info(i)['img_path'] for i in indices[:-1]]
                 batches = batches_by_image_size(paths, indices[:-1], self.batch_size)
                 batches.append(indices[-1:])
-            self._cache = (indices, batches)
+            self._cache = (key, batches)
         return self._cache[1]
 
     def __iter__(self):
