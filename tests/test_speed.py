@@ -32,6 +32,10 @@ def test_gpu_configs_train_in_bf16_channels_last_and_fp32_stays_available(path):
     apply_training_precision(bf16, cuda_available=True)
     ow = bf16.optim_wrapper
     assert ow.type == 'mmwsss.AmpOptimWrapper' and ow.dtype == 'bfloat16'
+    other_scope = copy.deepcopy(cfg)  # where the mmwsss scope cannot be reached: MMEngine's
+    other_scope.default_scope = 'mmdet'
+    apply_training_precision(other_scope, cuda_available=True)
+    assert other_scope.optim_wrapper.type == 'AmpOptimWrapper'
     assert ow.loss_scale == dict(enabled=False)  # no scaler: no inf check, no sync
     assert [h.type for h in bf16.custom_hooks] == ['mmwsss.ChannelsLastHook']
     apply_training_precision(bf16, cuda_available=True)  # idempotent

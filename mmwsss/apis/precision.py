@@ -41,7 +41,11 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
         for key in _AMP_KEYS:
             wrapper.pop(key, None)
     elif explicit:
-        wrapper.type = 'mmwsss.AmpOptimWrapper'  # resumes across precisions (mmwsss.engine)
+        # mmwsss's resumes across precisions; the mmwsss scope is reachable from mmseg's and
+        # its own, other scopes (mmengine, mmdet) get MMEngine's wrapper
+        wrapper.type = ('mmwsss.AmpOptimWrapper'
+                        if cfg.get('default_scope', 'mmwsss') in ('mmwsss', 'mmseg')
+                        else 'AmpOptimWrapper')
         wrapper.dtype = 'bfloat16' if precision == 'bf16' else 'float16'
         wrapper.loss_scale = dict(enabled=False) if precision == 'bf16' else 'dynamic'
     hooks = [h for h in cfg.get('custom_hooks', []) or []
