@@ -326,12 +326,13 @@ def _copy_with_mixed_sizes(src: str, dst: str) -> None:
     """The tiny set with every third image (and its mask) enlarged to 80x72."""
     import cv2
     import mmcv
+
+    from mmwsss.utils.io import save_label_png
     shutil.copytree(src, dst)
     for n in _names(dst)[::3]:
         img_path = osp.join(dst, 'JPEGImages', n + '.jpg')
         mmcv.imwrite(cv2.resize(mmcv.imread(img_path), (80, 72)), img_path)
         mask_path = osp.join(dst, 'SegmentationClassAug', n + '.png')
-        from mmwsss.utils.io import save_label_png
         save_label_png(cv2.resize(load_label_png(mask_path), (80, 72),
                                   interpolation=cv2.INTER_NEAREST), mask_path)
 
