@@ -37,6 +37,7 @@ from mmwsss.label_generators.grounded_sam import (  # noqa: E402
     build_grounding_dino)
 from mmwsss.label_generators.sam_utils import build_sam, build_sam_model  # noqa: E402
 from mmwsss.utils.io import dump_json_atomic  # noqa: E402
+from mmwsss.utils.op_count import OpCounter  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GEN_CFG = osp.join(ROOT, 'configs/_base_/models/grounded-sam_swin-t-vit-h.py')
@@ -240,6 +241,8 @@ def main():
     bf16_ips, bf16_labels = timed(bf16.generate, batches, device)
     serial_ips, serial_labels = timed(bf16_serial.generate, batches, device)
     stages = stage_times(bf16_serial, batches, device)
+    with OpCounter() as ops:  # operators that make the host wait for the device
+        bf16_serial.generate(batches[0])
     res = dict(
         device=str(device), device_name=(torch.cuda.get_device_name(device)
                                          if device.type == 'cuda' else 'cpu'),
@@ -254,7 +257,8 @@ def main():
         agreement_overlap_vs_serial=agreement(bf16_labels, serial_labels),
         agreement_bf16_vs_fp32=agreement(bf16_labels, fp32_labels),
         agreement_fp32_vs_reference=agreement(fp32_labels, ref_labels),
-        bf16_stage_ms_per_image=stages)
+        bf16_stage_ms_per_image=stages, host_syncs_first_batch=sum(ops.syncs.values()),
+        host_sync_sites=dict(ops.sync_sites.most_common(8)))
     print(f"device {res['device_name']} | SAM {args.sam_type} | Grounding DINO {res['detector']}"
           f" | {args.num_images} images {args.image_size[0]}x{args.image_size[1]} | batch "
           f"{args.batch_size} | {res['boxes_per_image']:.1f} boxes/image"
@@ -271,6 +275,9 @@ def main():
           f'{100 * res["agreement_overlap_vs_serial"]:.2f}%)')
     print('batched bf16, ms/image by stage: ' + ', '.join(
         f'{k} {v:.1f}' for k, v in stages.items()))
+    print(f'host syncs in the first batch (bf16, serial): {res["host_syncs_first_batch"]}, '
+          'most from: ' + '; '.join(f'{n}x {site.split("site-packages/")[-1]}'
+                                    for site, n in ops.sync_sites.most_common(3)))
     print(f'label pixels equal, bf16 vs fp32:         {100 * res["agreement_bf16_vs_fp32"]:.2f}%')
     print(f'label pixels equal, batched vs reference: '
           f'{100 * res["agreement_fp32_vs_reference"]:.2f}% (merge rule and resize differ)')

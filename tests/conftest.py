@@ -13,11 +13,22 @@ SEG_PL_CFG = osp.join(ROOT,
                       'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-pseudo-96x96.py')
 
 
+def _enter_mmwsss_scope():
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmwsss')
+
+
 @pytest.fixture(autouse=True)
 def mmwsss_scope():
     """Each test starts in the mmwsss scope (a Runner in an earlier test may have switched it)."""
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmwsss')
+    _enter_mmwsss_scope()
+
+
+@pytest.fixture(scope='module', autouse=True)
+def mmwsss_module_scope():
+    """So do module fixtures, which pytest builds before the function-scoped one above (a
+    module run alone, or with ``-k``, would otherwise build its datasets in no scope)."""
+    _enter_mmwsss_scope()
 
 
 @pytest.fixture(scope='session')

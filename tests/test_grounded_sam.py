@@ -23,11 +23,12 @@ from mmwsss.datasets.voc_image_level import VOC_CLASSES
 from mmwsss.label_generators import BaseLabelGenerator, GroundedSAMLabelGenerator
 from mmwsss.label_generators.grounded_sam import (TINY_GROUNDING_DINO, build_caption,
                                                   build_class_phrases, merge_instance_masks,
-                                                  select_detections)
+                                                  select_detections, sub_sentence_masks)
 from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build_sam_model,
                                                sam_input_size)
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.io import load_label_png
+from mmwsss.utils.op_count import OpCounter
 
 SYN_CFG = osp.join(ROOT, 'configs/grounded_sam/grounded-sam_swin-t-vit-h_1xb4_synthetic.py')
 VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', '?', 'disk', 'square', 'triangle',
@@ -158,6 +159,41 @@ def test_generator_prompts_only_present_classes(gen, batches):
             words = set(caption.replace('.', ' ').split())
             assert words == {names[c] for c in present}
             assert set(det['classes'].tolist()) <= set(present)
+
+
+def test_sub_sentence_masks_equal_mmdets_without_device_reads():
+    from mmdet.models.language_models.bert import \
+        generate_masks_with_special_tokens_and_transfer_map as mmdet_masks
+    special = [101, 102, 1012]
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2000, 3000, (4, 12))
+    ids[:, 0] = 101
+    ids[0, [3, 6, 7]] = 1012  # phrases of 2, 2 and 0 tokens
+    ids[0, 8:] = [102, 0, 0, 0]  # padding after [SEP]
+    ids[1, [5, 11]] = [1012, 102]  # [SEP] as the last token
+    ids[2, 4] = 1012  # a phrase then tokens never closed
+    ids[3, 0] = 2500  # a caption that does not open with a special token
+    ids[3, 9] = 1012
+    attention, positions = sub_sentence_masks(ids, special)
+    want_attention, want_positions = mmdet_masks({'input_ids': torch.from_numpy(ids)}, special)
+    assert (attention == want_attention.numpy()).all()
+    assert (positions == want_positions.numpy()).all()
+    assert positions[0, 1:4].tolist() == [0, 1, 2] and attention[0, 5, 4] and \
+        not attention[0, 5, 2]
+
+
+def test_text_encoder_gives_mmdets_features_without_host_syncs(gen):
+    captions = ['disk . square .', 'ring .', 'cross . disk . triangle . ring .']
+    lm = gen.detector.language_model
+    with OpCounter() as ours:
+        got = gen.encode_text(captions)
+    with OpCounter() as theirs:
+        want = lm(captions)
+    assert set(got) == set(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    assert not ours.syncs
+    assert theirs.syncs.get('aten::_local_scalar_dense', 0) >= 2 * 3 * len(captions)
 
 
 # ------------------------------------------------------------------ detections

@@ -141,6 +141,34 @@ def build_caption(present: Sequence[int], class_phrases: Dict[int, List[str]]
     return (caption + ' .' if caption else caption), spans, phrase_classes
 
 
+def sub_sentence_masks(input_ids: np.ndarray, special_ids: Sequence[int]
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+    """Grounding DINO's sub-sentence attention mask (B×T×T bool) and position ids (B×T) of
+    token ids, on the host.
+
+    The same values as mmdet's ``generate_masks_with_special_tokens_and_transfer_map``
+    (mmdet/models/language_models/bert.py; GLIP's and Grounding DINO's sub-sentence
+    representation): tokens attend to the tokens of their own phrase (between two special
+    tokens, the closing one included) and to themselves; positions count from 0 within a
+    phrase; special tokens at either end attend to themselves only, at position 0. mmdet runs
+    it on the device's token ids and reads each special token's position with a host
+    synchronisation (two per special token, for every caption of a batch); here it is numpy
+    on the tokenizer's output, so the text encoder's inputs reach the GPU without one.
+    """
+    bs, num_token = input_ids.shape
+    attention = np.zeros((bs, num_token, num_token), bool)
+    attention[:, np.arange(num_token), np.arange(num_token)] = True
+    positions = np.zeros((bs, num_token), np.int64)
+    rows, cols = np.nonzero(np.isin(input_ids, special_ids))  # row-major, as torch.nonzero
+    previous = 0  # not reset between rows, as in mmdet (each row opens with [CLS] at 0)
+    for row, col in zip(rows.tolist(), cols.tolist()):
+        if 0 < col < num_token - 1:
+            attention[row, previous + 1:col + 1, previous + 1:col + 1] = True
+            positions[row, previous + 1:col + 1] = np.arange(col - previous)
+        previous = col
+    return attention, positions
+
+
 def select_detections(token_probs: Tensor, boxes_cxcywh: Tensor, phrase_tokens: Sequence[Tensor],
                       box_threshold: float, text_threshold: float,
                       max_detections: Optional[int] = None) -> Tuple[Tensor, Tensor, Tensor]:
@@ -433,7 +461,30 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                              'use fewer phrases per class')
         max_len = self.detector.bbox_head.cls_branches[-1].max_text_len
         pos = create_positive_map(tokenized, [[s] for s in spans], max_num_entities=max_len)
-        return [row.nonzero(as_tuple=True)[0] for row in pos]
+        return [torch.from_numpy(np.flatnonzero(row.numpy())) for row in pos]  # host only
+
+    def encode_text(self, captions: Sequence[str]) -> dict:
+        """What the detector's ``language_model(captions)`` returns (mmdet's
+        ``BertModel.forward``), with the sub-sentence masks made on the host
+        (``sub_sentence_masks``) instead of by per-token reads of device memory."""
+        from mmdet.models.language_models import BertModel
+        lm = self.detector.language_model
+        if type(lm) is not BertModel or not lm.use_sub_sentence_represent:
+            return lm(list(captions))
+        tokens = lm.tokenizer.batch_encode_plus(
+            list(captions), max_length=lm.max_tokens, return_special_tokens_mask=True,
+            padding='max_length' if lm.pad_to_max else 'longest', return_tensors='pt',
+            truncation=True)
+        attention, positions = sub_sentence_masks(tokens.input_ids.numpy(), lm.special_tokens)
+        device = next(lm.language_backbone.parameters()).device
+        inputs = {k: v.to(device, non_blocking=True) for k, v in dict(
+            input_ids=tokens.input_ids, attention_mask=torch.from_numpy(attention),
+            position_ids=torch.from_numpy(positions),
+            token_type_ids=tokens.token_type_ids).items()}
+        features = lm.language_backbone(inputs)
+        features['position_ids'] = inputs['position_ids']
+        features['text_token_mask'] = tokens.attention_mask.bool().to(device, non_blocking=True)
+        return features
 
     def _detector_inputs(self, images: Sequence[Tensor]):
         from mmcv.image import rescale_size
@@ -462,7 +513,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         data = self._detector_inputs(images)
         with precision_autocast(self.detector_precision, self.device):
             feats = det.extract_feat(data['inputs'])
-            text_dict = det.language_model(list(captions))
+            text_dict = self.encode_text(captions)
             if det.text_feat_map is not None:
                 text_dict['embedded'] = det.text_feat_map(text_dict['embedded'])
             head_inputs = det.forward_transformer(feats, text_dict, data['data_samples'])
