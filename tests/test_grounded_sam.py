@@ -379,6 +379,15 @@ def test_configs_build_the_generator_options():
         assert (gen_cfg.box_threshold, gen_cfg.text_threshold) == (0.3, 0.25)
         assert gen_cfg.detector.backbone.embed_dims == 96  # Swin-T
     assert cfg.pseudo_label_dataloader.dataset.type == 'COCOImageLevelDataset'
+    # the dict options a user adds in a child config merge into the base's label_generator
+    voc = osp.join(ROOT, 'configs/grounded_sam/grounded-sam_swin-t-vit-h_1xb8_voc12aug.py')
+    child = Config.fromstring(
+        f'_base_ = [{voc!r}]\n'
+        "label_generator = dict(prompts=dict(sofa=['sofa', 'couch']), fallback='cam', "
+        "fallback_generator=dict(type='CAMLabelGenerator', config='c.py', checkpoint='c.pth'))\n",
+        '.py')
+    assert child.label_generator.prompts == dict(sofa=['sofa', 'couch'])
+    assert child.label_generator.fallback_generator.type == 'CAMLabelGenerator'
 
 
 def test_missing_files_are_clear_errors(tiny_voc, tiny_models, tmp_path):
@@ -426,6 +435,56 @@ def test_writer_resumes_and_reports_a_corrupt_image(tiny_voc, tiny_models, tmp_p
     assert report['written'] == 1 and report['failed'] == 1
     assert report['skipped_existing'] == len(names) - 2
     assert os.stat(keep).st_mtime == 1 and osp.isfile(osp.join(out, names[5] + '.png'))
+
+
+@LABEL_GENERATORS.register_module(force=True)
+class OneSizeFirstClassTestGenerator(FirstClassTestGenerator):
+    """A fallback that, like a CAM model, takes images of one size per batch."""
+
+    def generate(self, data_batch):
+        assert len({img.shape for img in data_batch['inputs']}) == 1
+        return super().generate(data_batch)
+
+
+def test_mixed_sizes_are_batched_by_orientation_and_labelled_at_their_size(
+        tiny_voc, tiny_models, tmp_path, monkeypatch):
+    import mmcv
+    root = str(tmp_path / 'voc')
+    names = _subset(tiny_voc, root, 10)
+    sizes = {n: (64, 64) for n in names}
+    for i, size in ((1, (80, 72)), (4, (80, 72)), (7, (80, 72)), (2, (48, 64)), (5, (48, 64))):
+        path = osp.join(root, 'JPEGImages', names[i] + '.jpg')
+        mmcv.imwrite(mmcv.imresize(mmcv.imread(path), size), path)
+        sizes[names[i]] = size
+    batches = []
+    generate = GroundedSAMLabelGenerator.generate
+    monkeypatch.setattr(GroundedSAMLabelGenerator, 'generate', lambda self, b: (
+        batches.append([osp.basename(ds.img_path)[:-4] for ds in b['data_samples']]),
+        generate(self, b))[1])
+    FirstClassTestGenerator.calls.clear()
+    img_labels = json.load(open(osp.join(root, 'cls_labels.json')))
+    for grouping in ('orientation', 'size'):
+        batches.clear()
+        out = str(tmp_path / grouping)
+        cfg = _cfg(root, tiny_models, box_threshold=1.0, fallback='cam',  # no box passes
+                   fallback_generator=dict(type='OneSizeFirstClassTestGenerator'),
+                   batch_grouping=grouping)
+        report = generate_pseudo_labels(cfg, out, batch_size=4, num_workers=0)
+        assert report['written'] == len(names) and report['failed'] == 0
+        for n in names:
+            label = load_label_png(osp.join(out, n + '.png'))
+            assert label.shape == sizes[n][::-1] and (label == min(img_labels[n])).all()
+        shapes = [sorted({sizes[n] for n in b}) for b in batches]
+        if grouping == 'orientation':  # full batches; landscape, then portrait
+            assert [len(b) for b in batches] == [4, 4, 2]
+            assert shapes == [[(64, 64)], [(64, 64), (80, 72)], [(48, 64)]]
+        else:
+            assert [len(b) for b in batches] == [4, 1, 3, 2]
+            assert all(len(s) == 1 for s in shapes)
+    # the fallback got one size per batch: the mixed batch was split by size
+    assert FirstClassTestGenerator.calls == [4, 1, 3, 2, 4, 1, 3, 2]
+    with pytest.raises(ValueError, match='batch_grouping'):
+        _build(root, tiny_models, batch_grouping='aspect')
 
 
 def test_two_ranks_shard_the_images(tiny_voc, tiny_models, tmp_path):

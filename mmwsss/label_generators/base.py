@@ -14,7 +14,13 @@ class BaseLabelGenerator(metaclass=ABCMeta):
     Label values: 0 background, 1..K-1 classes, 255 ignore. A generator must never label a
     class the image-level label says is absent. ``generate`` may also fill ``self.last_cams``
     (list of C×H×W arrays or None) for overlays.
+
+    ``batch_grouping`` tells ``generate_pseudo_labels`` how to batch images:
+    ``'size'`` (images of one size per batch, so labels do not depend on the batch) or
+    ``'orientation'`` (the generator takes mixed sizes; see ``batches_by_image_size``).
     """
+
+    batch_grouping: str = 'size'
 
     def __init__(self, device: Optional[str] = None) -> None:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmwsss.datasets.samplers import BATCH_GROUPINGS
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint
 from mmwsss.utils.precision import check_precision, precision_autocast
@@ -367,6 +368,12 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
             with a class to look for is then encoded, also one that gets no box. ``'auto'``:
             on CUDA devices. Labels are the same either way. Off by default until a GPU run
             has measured it (``benchmarks/label_throughput.py`` times both).
+        batch_grouping: how ``generate_pseudo_labels`` batches images. ``'orientation'``
+            (default): landscape and portrait apart, sorted by size, so batches stay full on
+            datasets of many image sizes; Grounding DINO pads a batch to its largest image
+            (mmdet's batched inference), which can move a box near the padded border
+            slightly. ``'size'``: one size per batch, so every label is what the image alone
+            gives, in smaller batches. SAM is unaffected (it pads every image to its square).
     """
 
     def __init__(self,
@@ -407,8 +414,12 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                    fallback_generator: Optional[dict] = None, sam_precision: str = 'auto',
                    detector_precision: str = 'auto', sam_sdpa: bool = True,
                    sam_encoder_batch_size: int = 8, sam_decoder_batch_size: int = 64,
-                   overlap_sam_encoder: Union[bool, str] = False) -> None:
+                   overlap_sam_encoder: Union[bool, str] = False,
+                   batch_grouping: str = 'orientation') -> None:
         self.classes = resolve_classes(classes)
+        if batch_grouping not in BATCH_GROUPINGS:
+            raise ValueError(f'batch_grouping {batch_grouping!r}: use one of {BATCH_GROUPINGS}')
+        self.batch_grouping = batch_grouping
         self.class_phrases = build_class_phrases(self.classes, prompts, default_prompts)
         if fallback not in FALLBACKS:
             raise ValueError(f'fallback {fallback!r}: use one of {FALLBACKS}')
@@ -598,9 +609,13 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
             return [np.full(s, 255, np.uint8) for s in shapes]
         if self.fallback == 'background':
             return [np.zeros(s, np.uint8) for s in shapes]
-        sub = dict(inputs=[data_batch['inputs'][i] for i in idx],
-                   data_samples=[data_batch['data_samples'][i] for i in idx])
-        return [np.asarray(lab, np.uint8) for lab in self.fallback_generator.generate(sub)]
+        labels = {}
+        for size in dict.fromkeys(shapes):  # the fallback's batches: one size each
+            part = [i for i, s in zip(idx, shapes) if s == size]
+            sub = dict(inputs=[data_batch['inputs'][i] for i in part],
+                       data_samples=[data_batch['data_samples'][i] for i in part])
+            labels.update(zip(part, self.fallback_generator.generate(sub)))
+        return [np.asarray(labels[i], np.uint8) for i in idx]
 
     def _finish(self, label: np.ndarray, ds) -> np.ndarray:
         """At the original size; a class absent from the image-level label becomes ignore."""

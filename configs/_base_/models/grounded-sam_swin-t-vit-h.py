@@ -90,7 +90,7 @@ label_generator = dict(
     text_encoder=lang_model_name,
     sam_type='vit_h',
     sam_checkpoint='checkpoints/sam_vit_h_4b8939.pth',
-    prompts=None,  # {class name: [phrases]} replaces a class's phrases
+    # prompts=dict(sofa=['sofa', 'couch']) replaces a class's phrases (set it in a child config)
     default_prompts=True,  # the reference script's synonyms (VOC names)
     box_threshold=0.3,
     text_threshold=0.25,
@@ -98,7 +98,8 @@ label_generator = dict(
     max_detections=100,
     nms_iou_threshold=None,
     fallback='ignore',  # no box passes: 'ignore' (255) | 'background' (0) | 'cam'
-    fallback_generator=None,  # for 'cam': dict(type='CAMLabelGenerator', config=..., checkpoint=...)
+    # fallback='cam' also needs fallback_generator=dict(type='CAMLabelGenerator', config=...,
+    # checkpoint=...); not set here, so a child config can add it as a dict
     sam_precision='auto',  # bf16 autocast on CUDA, fp32 on CPU; 'fp32' to switch it off
     detector_precision='auto',  # the same for Grounding DINO
     sam_sdpa=True,  # SAM encoder attention through the fused SDPA kernel (same math)
@@ -106,4 +107,7 @@ label_generator = dict(
     sam_decoder_batch_size=64,
     # 'auto': on CUDA, SAM encodes on a second stream while the detector runs (same labels;
     # off until its speed is measured on a GPU: benchmarks/label_throughput.py)
-    overlap_sam_encoder=False)
+    overlap_sam_encoder=False,
+    # batches of make_pseudo_labels: 'orientation' (full batches; Grounding DINO pads a batch
+    # to its largest image) or 'size' (one image size per batch: labels independent of it)
+    batch_grouping='orientation')

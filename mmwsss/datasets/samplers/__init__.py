@@ -1,3 +1,4 @@
-from .same_size_batch_sampler import SameSizeBatchSampler, batches_by_image_size, image_size
+from .same_size_batch_sampler import (BATCH_GROUPINGS, SameSizeBatchSampler, batches_by_image_size,
+                                      image_size)
 
-__all__ = ['SameSizeBatchSampler', 'batches_by_image_size', 'image_size']
+__all__ = ['BATCH_GROUPINGS', 'SameSizeBatchSampler', 'batches_by_image_size', 'image_size']

@@ -23,13 +23,27 @@ def image_size(path: str):
         return None
 
 
-def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
-                          batch_size: int) -> List[List[int]]:
-    """Batches of ``indices`` whose images have one size: no padding, so a batch gives the
+BATCH_GROUPINGS = ('size', 'orientation')
+
+
+def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int], batch_size: int,
+                          group_by: str = 'size') -> List[List[int]]:
+    """Batches of ``indices`` grouped by their images' decoded sizes.
+
+    ``group_by='size'``: a batch holds images of one size. No padding, so a batch gives the
     labels of one image at a time, and models that need equal sizes in a batch (mmseg's
-    ``SegDataPreProcessor``, CLIP) can batch. Each size group in its original order, largest
-    groups first; images whose header cannot be read form their own batches at the end (the
-    loader reports them)."""
+    ``SegDataPreProcessor``, CLIP) can batch. Each size group keeps its original order.
+
+    ``group_by='orientation'``: for models that pad mixed sizes themselves (Grounding DINO):
+    landscape and portrait images apart, each group sorted by size, so batches are full and
+    padded little. Exact sizes would split a dataset of many sizes (COCO, VOC) into many
+    small batches.
+
+    Largest groups first; images whose header cannot be read form their own batches at the
+    end (the loader reports them).
+    """
+    if group_by not in BATCH_GROUPINGS:
+        raise ValueError(f'group_by={group_by!r}: use one of {BATCH_GROUPINGS}')
     groups: Dict = {}
     unreadable = []
     for path, idx in zip(img_paths, indices):
@@ -37,8 +51,11 @@ def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int],
         if size is None:
             unreadable.append([idx])  # sizes unknown: one image per batch
         else:
-            groups.setdefault(size, []).append(idx)
-    ordered = sorted(groups.values(), key=len, reverse=True)
+            key = size if group_by == 'size' else size[0] >= size[1]
+            groups.setdefault(key, []).append((size, idx))
+    ordered = [[idx for _, idx in (group if group_by == 'size' else
+                                   sorted(group, key=lambda item: item[0]))]
+               for group in sorted(groups.values(), key=len, reverse=True)]
     return [group[i:i + batch_size] for group in ordered
             for i in range(0, len(group), batch_size)] + unreadable
 
