@@ -1,10 +1,23 @@
 """tools/train.py: resume on torch >= 2.6, multi-process training, tools/test.py metrics."""
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
+import pytest
 import torch
 
-from conftest import CAM_CFG, as_cli, run_tool, tiny_overrides
+from conftest import CAM_CFG, ROOT, as_cli, run_tool, tiny_overrides
+
+
+def run_script(script: str, *args, port: int):
+    """``bash tools/<script> ...`` as the README gives it (ranks on CPU use gloo)."""
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port))
+    proc = subprocess.run(['bash', f'tools/{script}', *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
 
 
 def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
@@ -30,9 +43,9 @@ def test_two_process_gloo_training(tiny_voc, tmp_path):
     """Two ranks through MMEngine's launcher, channels_last on: the model is converted before
     DDP wraps it (the ChannelsLastHook would refuse otherwise)."""
     work = str(tmp_path / 'dist')
-    proc = run_tool('-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29612',
-                    'tools/train.py', CAM_CFG, '--launcher', 'pytorch', '--work-dir', work,
-                    *as_cli(dict(tiny_overrides(tiny_voc, iters=2), channels_last=True)))
+    proc = run_script('dist_train.sh', CAM_CFG, '2', '--work-dir', work,
+                      *as_cli(dict(tiny_overrides(tiny_voc, iters=2), channels_last=True)),
+                      port=29612)
     log = proc.stdout + proc.stderr
     assert 'world_size: 2' in log or "'world_size': 2" in log or 'Distributed training: True' in log
     assert "channels_last=True" in log and 'mmwsss.DistributedDataParallel' in log
@@ -47,3 +60,13 @@ def test_test_tool_writes_cam_sweep(tiny_voc, tiny_cam, tmp_path):
     sweep = {k: v for k, v in m.items() if k.startswith('mIoU@')}
     assert len(sweep) == 100 and m['mIoU'] == max(sweep.values())
     assert m[f"mIoU@{m['bg_threshold']:.2f}"] == m['mIoU']
+    # tools/dist_test.sh with 2 ranks: each scores half the images, the merged figures are
+    # the same
+    dist_out = str(tmp_path / 'm2.json')
+    proc = run_script('dist_test.sh', CAM_CFG, tiny_cam[1], '2', '--split', 'train',
+                      '--work-dir', str(tmp_path / 'dist'), '--out-metrics', dist_out,
+                      *as_cli(tiny_overrides(tiny_voc)), port=29613)
+    assert 'Distributed launcher: pytorch' in proc.stdout + proc.stderr
+    dist = json.load(open(dist_out))
+    assert dist['bg_threshold'] == m['bg_threshold']
+    assert {k: dist[k] for k in sweep} == pytest.approx(sweep, abs=1e-6)

@@ -10,7 +10,8 @@ PY=${PYTHON:-python3}
 CACHE=${MMWSSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmwsss}
 WHEELS="$CACHE/wheels"
 STAMP="$VENV/.mmwsss-stack"
-STACK_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v1"
+BASE_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v1"
+STACK_ID="$BASE_ID${FORCE_CUDA:+-cuda-ops}"  # FORCE_CUDA=1 on a CPU-ops venv installs the CUDA ops
 mkdir -p "$WHEELS"
 
 pip_install() {  # pip install into the venv, without this machine's index-location warnings
@@ -28,9 +29,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 VPY="$VENV/bin/python"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STACK_ID" ] && [ -z "${MMWSSS_REINSTALL:-}" ]; then
+HAVE=$(cat "$STAMP" 2>/dev/null || true)
+# up to date: the same stack, or a CUDA-ops one where CPU ops would do (never downgraded)
+if { [ "$HAVE" = "$STACK_ID" ] || [ "$HAVE" = "$BASE_ID-cuda-ops" ]; } && [ -z "${MMWSSS_REINSTALL:-}" ]; then
   pip_install -q --no-deps --no-build-isolation -e . >/dev/null
-  echo ">> $VENV is up to date ($STACK_ID)"
+  echo ">> $VENV is up to date ($HAVE)"
   exit 0
 fi
 
@@ -71,7 +74,7 @@ PYEOF
   echo ">> cached $MMCV_WHEEL"
 fi
 echo ">> mmcv from $MMCV_WHEEL"
-pip_install -q "$MMCV_WHEEL"
+pip_install -q --force-reinstall --no-deps "$MMCV_WHEEL"  # CPU-ops and CUDA-ops wheels share a version
 echo ">> mmengine, mmsegmentation, mmdet, extras"
 pip_install -q -r requirements.txt
 pip_install -q --no-deps --no-build-isolation -e .

@@ -6,10 +6,13 @@ _train = dict(img_path='train2014', seg_map_path='SegmentationClass/train2014')
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root, data_prefix=dict(img_path='train2014'),
     ann_file='ImageSets/train2014.txt'))
-val_dataloader = dict(dataset=dict(
-    type=dataset_type, data_root=data_root, data_prefix=_train,
-    ann_file='ImageSets/train2014.txt'))
-test_dataloader = val_dataloader
+_train_split = dict(type=dataset_type, data_root=data_root, data_prefix=_train,
+                    ann_file='ImageSets/train2014.txt')
+# validation during training: CAMs of the first 5,000 train2014 images (all 82,783 at four
+# scales + flip would take longer than the training between two validations);
+# tools/test.py scores all of them
+val_dataloader = dict(dataset=dict(_train_split, indices=5000))
+test_dataloader = dict(dataset=_train_split)
 pseudo_label_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root, data_prefix=_train,
     ann_file='ImageSets/train2014.txt'))
