@@ -31,6 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
+from mmwsss.datasets.samplers import BATCH_GROUPINGS, batches_by_size  # noqa: E402
 from mmwsss.datasets.voc_image_level import VOC_CLASSES  # noqa: E402
 from mmwsss.label_generators.grounded_sam import (  # noqa: E402
     TINY_GROUNDING_DINO, GroundedSAMLabelGenerator, build_caption, build_class_phrases,
@@ -58,6 +59,9 @@ def parse_args():
     p.add_argument('--sam-checkpoint', help='real SAM weights (else random)')
     p.add_argument('--detector-checkpoint', help='real Grounding DINO weights (else random)')
     p.add_argument('--text-encoder', help='local bert-base-uncased folder (else a random BERT)')
+    p.add_argument('--batch-grouping', default='orientation', choices=BATCH_GROUPINGS,
+                   help="batches as make_pseudo_labels.py forms them: 'orientation' (the "
+                        "generator's default; landscape and portrait apart) or 'size'")
     p.add_argument('--box-threshold', type=float, default=0.3)
     p.add_argument('--max-detections', type=int, default=100)
     p.add_argument('--seed', type=int, default=0)
@@ -102,10 +106,11 @@ def build_models(args, phrases, tmp: str):
 
 def make_batches(args, num_classes: int):
     """Smooth random images (BGR uint8 C×H×W, as the data loader gives them) with 1-3
-    random image-level classes each."""
+    random image-level classes each, every other one portrait; batched as
+    ``tools/make_pseudo_labels.py`` batches them for the generator (its ``batch_grouping``)."""
     g = torch.Generator().manual_seed(args.seed)
     h, w = args.image_size
-    batches, batch = [], dict(inputs=[], data_samples=[])
+    images, samples = [], []
     for i in range(args.num_images):
         size = (h, w) if i % 2 == 0 else (w, h)
         low = torch.rand(3, max(2, size[0] // 32), max(2, size[1] // 32), generator=g) * 255
@@ -117,14 +122,12 @@ def make_batches(args, num_classes: int):
         ds = SegDataSample(metainfo=dict(img_path=f'bench_{i:04d}.jpg', ori_shape=size,
                                          img_shape=size))
         ds.set_field(labels.sort().values, 'gt_img_labels')
-        batch['inputs'].append(img)
-        batch['data_samples'].append(ds)
-        if len(batch['inputs']) == args.batch_size:
-            batches.append(batch)
-            batch = dict(inputs=[], data_samples=[])
-    if batch['inputs']:
-        batches.append(batch)
-    return batches
+        images.append(img)
+        samples.append(ds)
+    groups = batches_by_size([tuple(img.shape[:0:-1]) for img in images], range(len(images)),
+                             args.batch_size, args.batch_grouping)
+    return [dict(inputs=[images[i] for i in b], data_samples=[samples[i] for i in b])
+            for b in groups]
 
 
 @torch.no_grad()
@@ -249,6 +252,7 @@ def main():
         sam_type=args.sam_type, detector='tiny' if args.tiny else 'swin-t',
         random_weights=dict(sam=not args.sam_checkpoint, detector=not args.detector_checkpoint),
         num_images=args.num_images, batch_size=args.batch_size, image_size=args.image_size,
+        batch_grouping=args.batch_grouping,
         boxes_per_image=float(np.mean(boxes[-args.num_images:])) if boxes else 0.0,
         reference_img_s=ref_ips, batched_fp32_img_s=fp32_ips, batched_bf16_img_s=bf16_ips,
         overlap_sam_encoder=bf16.overlap_sam_encoder, batched_bf16_serial_img_s=serial_ips,
@@ -261,7 +265,7 @@ def main():
         host_sync_sites=dict(ops.sync_sites.most_common(8)))
     print(f"device {res['device_name']} | SAM {args.sam_type} | Grounding DINO {res['detector']}"
           f" | {args.num_images} images {args.image_size[0]}x{args.image_size[1]} | batch "
-          f"{args.batch_size} | {res['boxes_per_image']:.1f} boxes/image"
+          f"{args.batch_size} ({args.batch_grouping}) | {res['boxes_per_image']:.1f} boxes/image"
           + (' | random weights' if not (args.sam_checkpoint and args.detector_checkpoint)
              else ''))
     print(f'reference (per image, SamPredictor fp32): {ref_ips:8.2f} images/s')

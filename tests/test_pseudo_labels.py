@@ -208,6 +208,13 @@ def test_batches_hold_images_of_one_size(tmp_path):
     # one size per batch (the decoded size), the largest group first, each group in its
     # original order, the unreadable file last
     assert batches == [[10, 12], [15], [11, 14], [13, 17], [16]]
+    # by orientation (generators that pad, e.g. Grounding DINO): full batches of one
+    # orientation, sizes sorted within it
+    assert batches_by_image_size(paths, [10 + i for i in range(len(paths))], batch_size=3,
+                                 group_by='orientation') == [[11, 14, 10], [12, 15], [13, 17],
+                                                             [16]]
+    with pytest.raises(ValueError, match='group_by'):
+        batches_by_image_size(paths, range(len(paths)), 2, group_by='aspect')
 
 
 def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path):

@@ -1,5 +1,5 @@
 """Batches of images of one size: no padding, so batched CAMs equal one-at-a-time CAMs."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch.utils.data import BatchSampler, Sampler
 
@@ -28,7 +28,14 @@ BATCH_GROUPINGS = ('size', 'orientation')
 
 def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int], batch_size: int,
                           group_by: str = 'size') -> List[List[int]]:
-    """Batches of ``indices`` grouped by their images' decoded sizes.
+    """Batches of ``indices`` grouped by their images' decoded sizes (``batches_by_size`` of
+    the sizes read from the file headers)."""
+    return batches_by_size([image_size(p) for p in img_paths], indices, batch_size, group_by)
+
+
+def batches_by_size(sizes: Sequence[Optional[Tuple[int, int]]], indices: Sequence[int],
+                    batch_size: int, group_by: str = 'size') -> List[List[int]]:
+    """Batches of ``indices`` by image size ((width, height) each, None if unknown).
 
     ``group_by='size'``: a batch holds images of one size. No padding, so a batch gives the
     labels of one image at a time, and models that need equal sizes in a batch (mmseg's
@@ -39,25 +46,24 @@ def batches_by_image_size(img_paths: Sequence[str], indices: Sequence[int], batc
     padded little. Exact sizes would split a dataset of many sizes (COCO, VOC) into many
     small batches.
 
-    Largest groups first; images whose header cannot be read form their own batches at the
-    end (the loader reports them).
+    Largest groups first; images of unknown size form their own batches at the end (the
+    loader reports the files that cannot be read).
     """
     if group_by not in BATCH_GROUPINGS:
         raise ValueError(f'group_by={group_by!r}: use one of {BATCH_GROUPINGS}')
     groups: Dict = {}
-    unreadable = []
-    for path, idx in zip(img_paths, indices):
-        size = image_size(path)
+    unknown = []
+    for size, idx in zip(sizes, indices):
         if size is None:
-            unreadable.append([idx])  # sizes unknown: one image per batch
+            unknown.append([idx])  # one image per batch
         else:
-            key = size if group_by == 'size' else size[0] >= size[1]
-            groups.setdefault(key, []).append((size, idx))
+            key = tuple(size) if group_by == 'size' else size[0] >= size[1]
+            groups.setdefault(key, []).append((tuple(size), idx))
     ordered = [[idx for _, idx in (group if group_by == 'size' else
                                    sorted(group, key=lambda item: item[0]))]
                for group in sorted(groups.values(), key=len, reverse=True)]
     return [group[i:i + batch_size] for group in ordered
-            for i in range(0, len(group), batch_size)] + unreadable
+            for i in range(0, len(group), batch_size)] + unknown
 
 
 @DATA_SAMPLERS.register_module()
