@@ -7,7 +7,8 @@
 # torch.compile of the mmwsss step), labels (Grounded-SAM, SAM ViT-H), cam (CAM inference over
 # 2000 VOC-size images); default: all four. Each writes OUT_DIR/<stage>.json and its log; on one
 # H100 each stage takes a few minutes (train_compile: plus compilation). Copy the printed
-# figures, with date, device and command, into docs/benchmarks.md.
+# figures, with date, device and command, into docs/benchmarks.md. On a machine without
+# network, benchmarks/gpu_env.sh installs the stack (mmcv with CUDA ops) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam]}
