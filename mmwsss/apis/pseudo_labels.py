@@ -112,10 +112,11 @@ def generate_pseudo_labels(cfg: Config,
     print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
               f'{len(todo)} to do -> {out_dir}', logger='current')
     gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
-    batches = batches_by_image_size(
-        [dataset.get_data_info(i)['img_path'] for i in todo], range(len(todo)), batch_size,
-        getattr(gen, 'batch_grouping', 'size')) if batch_size > 1 else [[i] for i in
-                                                                      range(len(todo))]
+    batches = [[i] for i in range(len(todo))]
+    if batch_size > 1:  # as the generator batches best: one size, or one orientation
+        batches = batches_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo],
+                                        range(len(todo)), batch_size,
+                                        getattr(gen, 'batch_grouping', 'size'))
     loader = DataLoader(SafeDataset(dataset, todo), batch_sampler=batches,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
                         persistent_workers=False, pin_memory=torch.cuda.is_available())
