@@ -105,6 +105,25 @@ def test_missing_mask_and_bad_labels_are_named(tiny_voc, tmp_path):
     open(osp.join(root, 'empty.txt'), 'w').write('\n')
     with pytest.raises(ValueError, match='empty.txt lists no images'):
         SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, ann_file='empty.txt')
+    # a labels file that is not JSON, or an entry that is not a list of class indices
+    labels['syn_train_00001'] = ['disk', 'square']
+    json.dump(labels, open(osp.join(root, 'cls_labels.json'), 'w'))
+    with pytest.raises(ValueError, match=r"cls_labels.json: image 'syn_train_00001' has "
+                                         r"\['disk', 'square'\]"):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='cls_labels.json')
+    open(osp.join(root, 'cls_labels.json'), 'w').write('{"syn_train_00000": [1')
+    with pytest.raises(ValueError, match='cls_labels.json is not valid JSON'):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, img_labels_file='cls_labels.json')
+
+
+def test_a_missing_training_image_is_named_when_the_dataset_is_built(tiny_voc, tmp_path):
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    os.remove(osp.join(root, 'JPEGImages', 'syn_train_00004.jpg'))
+    with pytest.raises(FileNotFoundError, match=r'1 of 24 images .*syn_train_00004.jpg'):
+        SyntheticVOCDataset(data_root=root, data_prefix=PREFIX)
+    # test / label splits report the image when it is loaded and go on with the others
+    assert len(SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, test_mode=True)) == 24
 
 
 def test_load_image_level_labels_needs_a_source():
@@ -202,3 +221,9 @@ def test_label_png_reading_rejects_colour_images_and_keeps_indices(tmp_path):
     os.umask(mask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
     assert load_label_png(str(path)).tolist() == [[0, 5, 255]]
+    # a truncated file (an interrupted copy) is named
+    cut = tmp_path / 'cut.png'
+    save_label_png(np.random.default_rng(0).integers(0, 5, (64, 64), np.uint8), str(cut))
+    cut.write_bytes(cut.read_bytes()[:120])
+    with pytest.raises(ValueError, match='label map .*cut.png cannot be read'):
+        load_label_png(str(cut))

@@ -89,6 +89,76 @@ def test_missing_checkpoint_is_a_clear_error(tiny_voc, tiny_cam, tmp_path):
                                num_workers=0)
 
 
+def test_a_checkpoint_of_another_model_is_refused(tiny_voc, tiny_cam, tmp_path):
+    """Its missing weights would stay random: labels, scores and pictures from noise."""
+    import torch
+    ckpt = torch.load(tiny_cam[1], map_location='cpu', weights_only=False)
+    ckpt['state_dict'] = {k: v for k, v in ckpt['state_dict'].items()
+                          if not k.startswith('head.')}
+    other = str(tmp_path / 'other_model.pth')
+    torch.save(ckpt, other)
+    with pytest.raises(ValueError, match=r'other_model.pth does not fit .* missing \(e.g. head'):
+        generate_pseudo_labels(_cfg(tiny_voc, other), str(tmp_path / 'o'), num_workers=0)
+    proc = run_tool('tools/test.py', CAM_CFG, other, '--split', 'train', '--work-dir',
+                    str(tmp_path / 'w'), *as_cli(tiny_overrides(tiny_voc)), check=False)
+    assert proc.returncode != 0 and 'other_model.pth does not fit' in proc.stderr
+    proc = run_tool('tools/cam_demo.py', osp.join(tiny_voc, 'JPEGImages', 'syn_train_00000.jpg'),
+                    '--config', CAM_CFG, '--checkpoint', other, '--out-dir',
+                    str(tmp_path / 'demo'), check=False)
+    assert proc.returncode != 0 and 'other_model.pth does not fit' in proc.stderr
+
+
+def test_a_label_folder_keeps_one_set_of_settings(tiny_voc, tiny_cam, tmp_path):
+    out = str(tmp_path / 'labels')
+    names = _names(tiny_voc)
+    generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.5), out, num_workers=0)
+    assert json.load(open(osp.join(out, 'settings.json')))['label_generator'][
+        'bg_threshold'] == 0.5
+    os.remove(osp.join(out, names[2] + '.png'))  # an interrupted run
+    # resumed with another threshold: the folder would mix two thresholds
+    with pytest.raises(ValueError, match=r'label_generator.bg_threshold: 0.5 -> 0.9'):
+        generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.9), out,
+                               num_workers=0)
+    assert not osp.isfile(osp.join(out, names[2] + '.png'))
+    # the same settings, another batch size and device: resumed
+    report = generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.5, device='cpu'),
+                                    out, batch_size=4, num_workers=0)
+    assert report['written'] == 1
+    # an emptied folder takes new settings
+    for n in names:
+        os.remove(osp.join(out, n + '.png'))
+    report = generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.9), out,
+                                    num_workers=0)
+    assert report['written'] == len(names)
+
+
+def test_an_unwritable_label_folder_fails_before_any_model_is_built(tiny_voc, tmp_path):
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+    built = []
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class RecordsBuildTestGenerator(BaseLabelGenerator):
+        def __init__(self, **kw):
+            built.append(1)
+            super().__init__(**kw)
+
+        def generate(self, data_batch):
+            return [np.zeros(img.shape[-2:], np.uint8) for img in data_batch['inputs']]
+
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
+    with pytest.raises(PermissionError, match='pseudo-label folder .*a_file/labels is not '
+                                              'writable'):
+        generate_pseudo_labels(cfg, str(blocker / 'labels'),
+                               dict(type='RecordsBuildTestGenerator'), num_workers=0)
+    with pytest.raises(PermissionError, match='overlay folder'):
+        generate_pseudo_labels(cfg, str(tmp_path / 'ok'), dict(type='RecordsBuildTestGenerator'),
+                               num_workers=0, overlay_dir=str(blocker / 'overlays'))
+    assert not built
+
+
 # Slurm's srun and scontrol on one machine: --ntasks=N copies of the command, each with the
 # SLURM_* variables a task gets; scontrol names the first node of the list.
 FAKE_SRUN = """#!/usr/bin/env bash
@@ -182,6 +252,13 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
                     str(tmp_path / 'o'), '--metrics', str(metrics),
                     *as_cli(tiny_overrides(tiny_voc)), check=False)
     assert proc.returncode != 0 and "m.json has no 'bg_threshold'" in proc.stderr
+    metrics.write_text('{"bg_threshold": 0.3')
+    proc = run_tool('tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out',
+                    str(tmp_path / 'o'), '--metrics', str(metrics), check=False)
+    assert proc.returncode != 0 and 'm.json is not valid JSON' in proc.stderr
+    proc = run_tool('tools/make_pseudo_labels.py', CAM_CFG, tiny_cam[1], '--out',
+                    str(tmp_path / 'o'), '--bg-threshold', '5', check=False)
+    assert proc.returncode != 0 and '--bg-threshold 5.0' in proc.stderr
     # two configs of the same file name would share a work dir (and one's checkpoint)
     proc = run_tool('tools/compare_cam_methods.py', 'a/cam.py', 'b/cam.py', check=False)
     assert proc.returncode == 2 and 'same file name (cam)' in proc.stderr

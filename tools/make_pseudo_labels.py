@@ -51,12 +51,19 @@ def main():
         gen.checkpoint = args.checkpoint
     if args.metrics:
         with open(args.metrics) as f:
-            metrics = json.load(f)
+            try:
+                metrics = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'--metrics {args.metrics} is not valid JSON ({e}); write it '
+                                 'with tools/test.py --out-metrics') from e
         if 'bg_threshold' not in metrics:
             raise KeyError(f"{args.metrics} has no 'bg_threshold' (write it with tools/test.py "
                            '--out-metrics on a CAM config, or give --bg-threshold)')
         gen.bg_threshold = float(metrics['bg_threshold'])
     if args.bg_threshold is not None:
+        if not 0 <= args.bg_threshold <= 1:
+            raise ValueError(f'--bg-threshold {args.bg_threshold}: CAMs are normalised to '
+                             '0..1, so the threshold lies in 0..1')
         gen.bg_threshold = args.bg_threshold
     if args.crf:
         gen.crf = gen.get('crf') or dict()

@@ -1,8 +1,12 @@
 """Evaluate a checkpoint: CAM mIoU (threshold sweep) for CAM models, mIoU for segmenters."""
+import os.path as osp
+
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from mmwsss.apis.cli import apply_test_options, load_tool_config, require_masks, tool_parser
-from mmwsss.utils import check_checkpoint, dump_json_atomic, prepare_distributed
+from mmwsss.utils import (check_checkpoint, check_writable_dir, dump_json_atomic,
+                          load_trained_checkpoint, prepare_distributed)
 
 
 def main():
@@ -22,7 +26,9 @@ def main():
                         help='with --show-dir: paint every N-th batch (default: all)')
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
-    cfg.load_from = check_checkpoint(args.checkpoint, 'checkpoint to test')
+    if args.out_metrics:  # before the run, not after it
+        check_writable_dir(osp.dirname(osp.abspath(args.out_metrics)), '--out-metrics folder')
+    checkpoint = check_checkpoint(args.checkpoint, 'checkpoint to test')
     if args.split == 'train':
         if 'pseudo_label_dataloader' not in cfg:
             raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '
@@ -32,7 +38,12 @@ def main():
     apply_test_options(cfg, out=args.out, show_dir=args.show_dir, tta=args.tta,
                        show_interval=args.show_interval)
     prepare_distributed(cfg, args.launcher)
-    metrics = Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    # every weight of the model from the checkpoint (the Runner's load_from would only warn
+    # about missing ones and test random weights)
+    load_trained_checkpoint(runner.model, checkpoint, 'checkpoint to test')
+    print_log(f'Loaded {checkpoint}', logger='current')
+    metrics = runner.test()
     if args.out_metrics:
         dump_json_atomic(metrics, args.out_metrics)
 

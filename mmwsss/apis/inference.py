@@ -7,11 +7,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import DATASETS, MODELS
-from mmwsss.utils import check_checkpoint, check_file
+from mmwsss.utils import check_file, load_trained_checkpoint
 
 # transforms that read annotations a single image does not have
 _LABEL_TRANSFORMS = ('LoadAnnotations', 'LoadAnnotationsIfAny', 'LoadImageLevelLabels')
@@ -29,8 +28,7 @@ def init_cam_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     model = MODELS.build(cfg.model)  # pretrained init_cfg is not applied: the checkpoint is
     meta = {}
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, check_checkpoint(checkpoint, 'CAM model checkpoint'),
-                               map_location='cpu')
+        ckpt = load_trained_checkpoint(model, checkpoint, 'CAM model checkpoint')
         meta = ckpt.get('meta', {}).get('dataset_meta') or {}
     if 'classes' not in meta:
         dataset_type = cfg.pseudo_label_dataloader.dataset.type

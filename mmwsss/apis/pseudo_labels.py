@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmwsss.datasets.samplers import batches_by_image_size
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
-from mmwsss.utils.io import (dump_json_atomic, label_file, remove_stale_temp_files,
-                             save_label_png)
+from mmwsss.utils.io import (check_writable_dir, dump_json_atomic, label_file,
+                             remove_stale_temp_files, save_label_png)
 
 
 class SafeDataset(Dataset):
@@ -67,6 +67,47 @@ def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict
     return gen_cfg
 
 
+SETTINGS_FILE = 'settings.json'
+# generator options that change how fast labels are made, not which labels
+SPEED_OPTIONS = ('device', 'sam_encoder_batch_size', 'sam_decoder_batch_size',
+                 'overlap_sam_encoder', 'batch_grouping')
+
+
+def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: bool) -> None:
+    """Keep one label folder to one set of settings: its ``settings.json`` records the label
+    generator's config (checkpoint and threshold included). A re-run whose settings differ
+    while labels are there would skip those labels and make the rest another way, so it is
+    refused, naming what differs."""
+    path = osp.join(out_dir, SETTINGS_FILE)
+    settings = json.loads(json.dumps(
+        dict(label_generator={k: v for k, v in gen_cfg.items() if k not in SPEED_OPTIONS}),
+        default=str))
+    if labelled and osp.isfile(path):
+        with open(path) as f:
+            try:
+                before = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path} is not valid JSON ({e}); delete it if the labels '
+                                 'in that folder are the ones you want to keep') from e
+        changed = _differences(before, settings)
+        if changed:
+            raise ValueError(
+                f'{out_dir} holds labels made with other settings ({path}): '
+                + '; '.join(changed[:6]) + '. A re-run would keep those labels and make the '
+                'others with the new settings: write to a new --out folder, or delete the '
+                'labels there to make them all again')
+    if write:
+        dump_json_atomic(settings, path)
+
+
+def _differences(before, now, key: str = '') -> List[str]:
+    """``'key: before -> now'`` for every leaf that differs between two JSON trees."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return [d for k in sorted(set(before) | set(now), key=str)
+                for d in _differences(before.get(k), now.get(k), f'{key}.{k}' if key else k)]
+    return [] if before == now else [f'{key}: {before!r} -> {now!r}']
+
+
 def generate_pseudo_labels(cfg: Config,
                            out_dir: str,
                            generator: Optional[dict] = None,
@@ -88,7 +129,9 @@ def generate_pseudo_labels(cfg: Config,
     """
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     rank, world_size = get_dist_info()
-    os.makedirs(out_dir, exist_ok=True)
+    check_writable_dir(out_dir, 'pseudo-label folder')  # before any model is built
+    if overlay_dir:
+        check_writable_dir(overlay_dir, 'overlay folder')
     # test_mode: a sample that fails raises instead of being swapped for another image
     dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
     palette = dataset.metainfo.get('palette')
@@ -108,10 +151,13 @@ def generate_pseudo_labels(cfg: Config,
                          'image id twice')
     # an empty file is what a crash between write and disk flush can leave: redo it
     todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
+    gen_cfg = resolve_generator_cfg(cfg, generator)
+    check_label_settings(out_dir, gen_cfg, write=rank == 0,
+                         labelled=any(osp.isfile(t) for t in targets.values()))
     skipped = len(mine) - len(todo)
     print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
               f'{len(todo)} to do -> {out_dir}', logger='current')
-    gen = LABEL_GENERATORS.build(resolve_generator_cfg(cfg, generator))
+    gen = LABEL_GENERATORS.build(gen_cfg)
     batches = [[i] for i in range(len(todo))]
     if batch_size > 1:  # as the generator batches best: one size, or one orientation
         batches = batches_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo],

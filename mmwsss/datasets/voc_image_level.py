@@ -60,7 +60,15 @@ class VOCImageLevelDataset(BaseSegDataset):
                 '(make it with tools/make_image_labels.py, or leave img_labels_file unset to '
                 'derive labels from the masks)')
         with open(self.img_labels_file) as f:
-            return json.load(f)
+            try:
+                labels = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'image-level labels file {self.img_labels_file} is not valid '
+                                 f'JSON: {e}') from e
+        if not isinstance(labels, dict):
+            raise ValueError(f'image-level labels file {self.img_labels_file} holds a '
+                             f'{type(labels).__name__}; expected {{"image id": [class indices]}}')
+        return labels
 
     def load_data_list(self) -> List[dict]:
         if not osp.isfile(self.ann_file):
@@ -93,7 +101,7 @@ class VOCImageLevelDataset(BaseSegDataset):
             if img_labels is not None:
                 if name not in img_labels:
                     raise KeyError(f'{self.img_labels_file} has no labels for image {name!r}')
-                labels = sorted(set(int(c) for c in img_labels[name]))
+                labels = self._class_indices(img_labels[name], name)
                 bad = [c for c in labels if not 0 < c < num_classes]
                 if bad:
                     raise ValueError(f'{self.img_labels_file}: image {name!r} has class indices '
@@ -104,7 +112,21 @@ class VOCImageLevelDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f'{len(missing)} of {len(names)} masks listed by {self.ann_file} are missing, '
                 f'e.g. {missing[:3]}')
+        if not self.test_mode:  # training: now, not at the iteration that first draws one
+            # (label generation reports a missing image and goes on with the others)
+            absent = [d['img_path'] for d in data_list if not osp.isfile(d['img_path'])]
+            if absent:
+                raise FileNotFoundError(
+                    f'{len(absent)} of {len(names)} images listed by {self.ann_file} are '
+                    f'missing, e.g. {absent[:3]}')
         return data_list
+
+    def _class_indices(self, entry, name: str) -> List[int]:
+        if not isinstance(entry, list) or not all(
+                isinstance(c, int) and not isinstance(c, bool) for c in entry):
+            raise ValueError(f'{self.img_labels_file}: image {name!r} has {entry!r}; expected '
+                             'a list of class indices (integers, background 0 not needed)')
+        return sorted(set(entry))
 
     @property
     def num_fg_classes(self) -> int:

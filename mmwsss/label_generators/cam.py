@@ -3,12 +3,11 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from mmengine.runner import load_checkpoint
 
 from mmwsss.models.utils import cams_to_label_map
 from mmwsss.models.builder import build_module
 from mmwsss.registry import LABEL_GENERATORS
-from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint
+from mmwsss.utils.checkpoint import MissingFileError, load_trained_checkpoint
 from mmwsss.utils.crf import crf_refine_cams
 from .base import BaseLabelGenerator
 
@@ -37,8 +36,7 @@ class CAMLabelGenerator(BaseLabelGenerator):
             raise MissingFileError('the CAM label generator needs the trained model: pass its '
                                    'checkpoint (tools/make_pseudo_labels.py CONFIG CKPT --out '
                                    'DIR) or set label_generator.checkpoint')
-        load_checkpoint(self.model, check_checkpoint(checkpoint, 'CAM model checkpoint'),
-                        map_location='cpu')
+        load_trained_checkpoint(self.model, checkpoint, 'CAM model checkpoint')
         self.model.to(self.device).eval()
         self.bg_threshold = bg_threshold
         self.crf = crf

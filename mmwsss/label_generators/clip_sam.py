@@ -21,13 +21,12 @@ from typing import List, Optional, Union
 
 import numpy as np
 import torch
-from mmengine.runner import load_checkpoint
 
 from mmwsss.models.builder import build_module
 from mmwsss.models.seeding import SAMSeeding
 from mmwsss.models.seeding.sam_seeding import DEFAULT_CAA
 from mmwsss.registry import LABEL_GENERATORS
-from mmwsss.utils.checkpoint import check_checkpoint
+from mmwsss.utils.checkpoint import check_checkpoint, load_trained_checkpoint
 from .base import BaseLabelGenerator
 from .sam_utils import (SamAutoMaskGenerator, SamBoxPredictor, build_sam, check_sam_checkpoint,
                         predict_everything)
@@ -80,7 +79,8 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
         model = dict(model)
         model['sam'] = None  # the generator's own SAM below; training SAM is not needed
         self.model = build_module(model)
-        load_checkpoint(self.model, checkpoint, map_location='cpu')
+        load_trained_checkpoint(self.model, checkpoint,
+                                'CLIP prompt checkpoint (tools/train.py output)')
         self.model.to(self.device).eval()
         self.sam = SamBoxPredictor(build_sam(sam_type, sam_checkpoint, self.device),
                                    precision=sam_precision,

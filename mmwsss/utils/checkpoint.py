@@ -67,6 +67,46 @@ def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
     return state
 
 
+def load_trained_checkpoint(model, path: str, what: str) -> dict:
+    """Load a checkpoint that ``tools/train.py`` wrote for ``model`` (mmengine's format), and
+    return it. Every weight of the model must be in it with its shape; otherwise
+    ``ValueError`` names the file and the weights that do not fit. mmengine's
+    ``load_checkpoint`` would only warn and leave them random, so a checkpoint of another
+    config (a segmenter for a CAM model, say) would give labels and scores from random
+    weights. Weights the model does not have are ignored (e.g. a SAM a label generator
+    builds itself)."""
+    from mmengine.model import BaseTTAModel, is_model_wrapper
+    from mmengine.runner.checkpoint import _load_checkpoint
+    check_checkpoint(path, what)
+    try:
+        ckpt = _load_checkpoint(path, map_location='cpu')
+    except Exception as e:  # noqa: BLE001 -- reported with the file name
+        raise ValueError(f'{what} {path} cannot be read ({type(e).__name__}: '
+                         f'{str(e).splitlines()[0] if str(e) else ""}); is it a checkpoint '
+                         'that tools/train.py wrote?') from e
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f'{what} {path} holds no state dict')
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as Runner loads
+        model = model.module
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    wrong = [f'{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})' for k in own
+             if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or wrong:
+        raise ValueError(
+            f'{what} {path} does not fit the model of this config: '
+            + (f'{len(missing)} of its {len(own)} weights are missing (e.g. '
+               f'{", ".join(missing[:4])})' if missing else '')
+            + ('; ' if missing and wrong else '')
+            + (f'{len(wrong)} have another shape (e.g. {"; ".join(wrong[:3])})'
+               if wrong else '')
+            + '. Was it trained with this config?')
+    model.load_state_dict({k: state[k] for k in own}, strict=True)
+    return ckpt
+
+
 def check_config_checkpoints(cfg: Config) -> None:
     """Fail early, before building anything, on ``init_cfg`` checkpoints / ``load_from`` files
     that a config names but that do not exist (URLs are refused: no network here)."""

@@ -35,6 +35,19 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def check_writable_dir(folder: str, what: str) -> str:
+    """Create ``folder`` if needed and make sure files can be written there, before a long
+    job computes results it could not save. ``PermissionError`` names the folder."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=TMP_SUFFIX)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise PermissionError(f'{what} {folder} is not writable ({e.strerror or e})') from e
+    return folder
+
+
 def remove_stale_temp_files(folder: str) -> int:
     """Delete the temp files an interrupted run left under ``folder`` (only call it while no
     other process writes there). Returns how many were removed."""
@@ -104,7 +117,18 @@ def load_label_png(path: str) -> np.ndarray:
     hold indices; an RGB(A) image holds colours, which are not class indices, so it is an
     error (VOC's ``SegmentationClass`` PNGs are palette images: keep them as they are).
     """
+    try:
+        return _read_label_png(path)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError) as e:  # PIL: truncated or not an image
+        raise ValueError(f'label map {path} cannot be read ({type(e).__name__}: {e}); the '
+                         'file may be truncated or not a PNG') from e
+
+
+def _read_label_png(path: str) -> np.ndarray:
     with Image.open(path) as img:
+        img.load()
         if img.mode in ('P', 'L', '1'):
             label = np.asarray(img)
         elif img.mode in ('PA', 'LA'):
