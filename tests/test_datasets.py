@@ -126,6 +126,34 @@ def test_a_missing_training_image_is_named_when_the_dataset_is_built(tiny_voc, t
     assert len(SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, test_mode=True)) == 24
 
 
+def test_unreadable_images_and_impossible_masks_are_named_when_loaded(tiny_voc, tmp_path):
+    """The configs' LoadImageFromFile / LoadAnnotations (mmwsss's, checked): each broken file
+    is an error naming it, instead of an OpenCV assertion, a loss's index error, or a
+    wrong-size label map that trains silently."""
+    from PIL import Image
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    names = open(osp.join(root, 'ImageSets/Segmentation/train_aug.txt')).read().split()
+    img, mask = osp.join(root, 'JPEGImages', '{}.jpg'), osp.join(root, 'SegmentationClassAug',
+                                                                 '{}.png')
+    open(img.format(names[0]), 'wb').close()  # empty image
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(mask.format(names[1]))  # colours
+    save_label_png(np.zeros((48, 64), np.uint8), mask.format(names[2]))  # wrong size
+    save_label_png(np.full((64, 64), 9, np.uint8), mask.format(names[3]))  # no class 9
+    data = open(mask.format(names[4]), 'rb').read()
+    open(mask.format(names[4]), 'wb').write(data[:len(data) // 2])  # truncated
+    ds = SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, test_mode=True, pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')])
+    expected = [f'image .*{names[0]}.jpg cannot be read', f'mask .*{names[1]}.png decodes to '
+                'shape \\(64, 64, 3\\)', f'mask .*{names[2]}.png is 64x48 but its image is 64x64',
+                f'mask .*{names[3]}.png holds values \\[9\\]: labels are 0..5',
+                f'mask .*{names[4]}.png cannot be read']
+    for i, message in enumerate(expected):
+        with pytest.raises(ValueError, match=message):
+            ds[i]
+    assert ds[5]['gt_seg_map'].shape == (64, 64)  # an intact pair loads as mmseg's would
+
+
 def test_load_image_level_labels_needs_a_source():
     t = TRANSFORMS.build(dict(type='LoadImageLevelLabels'))
     assert t.transform(dict(gt_seg_map=np.array([[0, 2], [255, 2]])))['img_labels'] == [2]

@@ -91,7 +91,8 @@ class VOCImageLevelDataset(BaseSegDataset):
                 img_id=name,
                 label_map=self.label_map,
                 reduce_zero_label=self.reduce_zero_label,
-                seg_fields=[])
+                seg_fields=[],
+                num_classes=num_classes)  # LoadAnnotations checks mask values against it
             if ann_dir:
                 seg = osp.join(ann_dir, name + self.seg_map_suffix)
                 if osp.isfile(seg):

@@ -1,9 +1,71 @@
-"""Loading image-level labels, and masks where an image has one."""
+"""Loading images, masks (where an image has one) and image-level labels.
+
+``LoadImageFromFile`` and ``LoadAnnotations`` are registered under mmcv's / mmseg's names in
+the mmwsss scope, so the configs read as stock mmseg ones: they load the same arrays, and a
+file that is unreadable, or a mask that cannot be a label map of its image, is an error that
+names the file instead of failing later without it (an OpenCV assertion, a CUDA device
+assert in the loss) or not at all (a wrong-size pseudo-label trains silently; mmseg's
+IoUMetric drops out-of-range values).
+"""
+import numpy as np
 from mmcv.transforms import BaseTransform
-from mmseg.datasets.transforms import LoadAnnotations
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations as MMSegLoadAnnotations
 
 from mmwsss.registry import TRANSFORMS
 from ..voc_image_level import image_labels_from_mask
+
+
+@TRANSFORMS.register_module(name='LoadImageFromFile')
+class LoadImageFromFileNamed(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile``; an image that cannot be decoded (empty, truncated, not
+    an image) is a ``ValueError`` naming it."""
+
+    def transform(self, results: dict) -> dict:
+        try:
+            return super().transform(results)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- re-raised with the file name
+            lines = str(e).strip().splitlines()  # OpenCV's last line says what failed
+            raise ValueError(f'image {results.get("img_path")} cannot be read '
+                             f'({type(e).__name__}: {lines[-1] if lines else ""}); the file '
+                             'may be empty, truncated or not an image') from e
+
+
+@TRANSFORMS.register_module(name='LoadAnnotations')
+class LoadAnnotations(MMSegLoadAnnotations):
+    """mmseg's ``LoadAnnotations``, checked: the mask must decode to one class index per
+    pixel (not colours), have its image's size, and hold only classes of the dataset
+    (``num_classes`` of the data info) or 255 (ignore). Errors name the mask file."""
+
+    def transform(self, results: dict) -> dict:
+        path = results.get('seg_map_path')
+        try:
+            results = super().transform(results)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- re-raised with the file name
+            raise ValueError(f'mask {path} cannot be read ({type(e).__name__}: {e}); the file '
+                             'may be truncated or not a PNG') from e
+        check_label_map(results['gt_seg_map'], path, results.get('img'),
+                        results.get('num_classes'))
+        return results
+
+
+def check_label_map(seg: np.ndarray, path: str, img=None, num_classes=None) -> None:
+    """``ValueError`` naming ``path`` if ``seg`` cannot be the label map of ``img``."""
+    if seg.ndim != 2:
+        raise ValueError(f'mask {path} decodes to shape {seg.shape}: a label PNG holds one '
+                         'class index per pixel (palette or grayscale), not colours')
+    if img is not None and seg.shape != img.shape[:2]:
+        raise ValueError(f'mask {path} is {seg.shape[1]}x{seg.shape[0]} but its image is '
+                         f'{img.shape[1]}x{img.shape[0]} (width x height)')
+    if num_classes:
+        bad = np.unique(seg[(seg >= num_classes) & (seg != 255)])
+        if bad.size:
+            raise ValueError(f'mask {path} holds values {bad[:8].tolist()}: labels are 0..'
+                             f'{num_classes - 1} (background 0) or 255 (ignore)')
 
 
 @TRANSFORMS.register_module()
