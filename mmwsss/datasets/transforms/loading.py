@@ -48,19 +48,21 @@ class LoadAnnotations(MMSegLoadAnnotations):
         except Exception as e:  # noqa: BLE001 -- re-raised with the file name
             raise ValueError(f'mask {path} cannot be read ({type(e).__name__}: {e}); the file '
                              'may be truncated or not a PNG') from e
-        check_label_map(results['gt_seg_map'], path, results.get('img'),
+        # ori_shape: the image as loaded (in mmseg's TTA pipeline masks load after a resize)
+        check_label_map(results['gt_seg_map'], path, results.get('ori_shape'),
                         results.get('num_classes'))
         return results
 
 
-def check_label_map(seg: np.ndarray, path: str, img=None, num_classes=None) -> None:
-    """``ValueError`` naming ``path`` if ``seg`` cannot be the label map of ``img``."""
+def check_label_map(seg: np.ndarray, path: str, image_shape=None, num_classes=None) -> None:
+    """``ValueError`` naming ``path`` if ``seg`` cannot be the label map of an image of
+    ``image_shape`` (height, width) with ``num_classes`` classes."""
     if seg.ndim != 2:
         raise ValueError(f'mask {path} decodes to shape {seg.shape}: a label PNG holds one '
                          'class index per pixel (palette or grayscale), not colours')
-    if img is not None and seg.shape != img.shape[:2]:
+    if image_shape is not None and seg.shape != tuple(image_shape[:2]):
         raise ValueError(f'mask {path} is {seg.shape[1]}x{seg.shape[0]} but its image is '
-                         f'{img.shape[1]}x{img.shape[0]} (width x height)')
+                         f'{image_shape[1]}x{image_shape[0]} (width x height)')
     if num_classes:
         bad = np.unique(seg[(seg >= num_classes) & (seg != 255)])
         if bad.size:
