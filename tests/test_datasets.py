@@ -228,6 +228,12 @@ def test_make_image_labels_matches_masks(tiny_voc, tmp_path):
     assert labels == {k: v for k, v in json.load(open(osp.join(root, 'cls_labels.json'))).items()
                       if k in labels}
     assert json.load(open(osp.join(root, 'labels2.json'))) == labels
+    # with the class count, a mask value that is no class is named with its mask
+    bad = osp.join(root, 'SegmentationClassAug', 'syn_train_00002.png')
+    save_label_png(np.full((64, 64), 9, np.uint8), bad)
+    with pytest.raises(ValueError, match=r'syn_train_00002.png holds values \[9\]'):
+        write_image_labels(root, 'ImageSets/Segmentation/train_aug.txt',
+                           'SegmentationClassAug', 'labels3.json', num_classes=6)
 
 
 def test_label_png_reading_rejects_colour_images_and_keeps_indices(tmp_path):

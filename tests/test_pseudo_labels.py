@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import CAM_CFG, ROOT, as_cli, load_cfg, run_tool, tiny_overrides
+from conftest import CAM_CFG, ROOT, SEG_PL_CFG, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.utils.io import load_label_png
 
@@ -399,11 +399,20 @@ def test_cam_demo_gives_the_labels_label_generation_writes(tiny_voc, tiny_cam, t
         assert torch.equal(from_array.pred_cam.data, sample.pred_cam.data)
     with pytest.raises(KeyError, match=r"unknown classes \['dog'\]; this model knows"):
         inference_cam(model, path, ['dog'])
-    proc = run_tool('tools/cam_demo.py', path, '--config', CAM_CFG, '--checkpoint',
-                    tiny_cam[1], '--classes', *present, '--out-dir', str(tmp_path / 'demo'))
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(b'')
+    # a bad image (empty, missing) costs only its own picture; the run exits 1 naming it
+    proc = run_tool('tools/cam_demo.py', str(broken), str(tmp_path / 'nowhere.jpg'), path,
+                    '--config', CAM_CFG, '--checkpoint', tiny_cam[1], '--classes', *present,
+                    '--out-dir', str(tmp_path / 'demo'), check=False)
+    assert proc.returncode == 1 and '2 of 3 images failed' in proc.stderr
+    assert 'broken.jpg cannot be read' in proc.stderr
+    assert "image not found: '" in proc.stderr and 'download' not in proc.stderr
     picture = proc.stdout.strip().splitlines()[-1]
     # image | label overlay | one heatmap per present class, each 64 px enlarged to 256
     assert Image.open(picture).size[0] > 256 * (2 + len(present))
+    with pytest.raises(ValueError, match='is not a CAM config'):
+        init_cam_model(SEG_PL_CFG, tiny_cam[1])
 
 
 def _copy_with_mixed_sizes(src: str, dst: str) -> None:

@@ -28,6 +28,15 @@ def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
     assert first['meta']['iter'] == 2
     opts.update({'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4,
                  'param_scheduler.1.end': 4})
+    # the latest checkpoint damaged (a run killed while saving): named, with the one before
+    latest = osp.join(work, 'iter_2.pth')
+    whole = open(latest, 'rb').read()
+    open(latest, 'wb').write(whole[:len(whole) // 2])
+    proc = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts),
+                    check=False)
+    assert proc.returncode != 0 and 'iter_2.pth is truncated or damaged' in proc.stderr
+    assert f'--resume {osp.join(work, "iter_1.pth")}' in proc.stderr
+    open(latest, 'wb').write(whole)
     proc = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts))
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 0, iter: 2' in log

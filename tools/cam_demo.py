@@ -1,5 +1,6 @@
 """CAM heatmaps and the label map of single images: one picture per image."""
 import argparse
+import sys
 
 from mmwsss.apis.inference import init_cam_model, save_cam_demo
 
@@ -17,8 +18,15 @@ def main():
     parser.add_argument('--device', default='cpu', help="e.g. 'cuda:0'")
     args = parser.parse_args()
     model = init_cam_model(args.config, args.checkpoint, args.device)
-    for img in args.images:
-        print(save_cam_demo(model, img, args.out_dir, args.classes))
+    failed = 0
+    for img in args.images:  # a bad image costs only its own picture
+        try:
+            print(save_cam_demo(model, img, args.out_dir, args.classes))
+        except (OSError, ValueError) as e:
+            print(f'{img}: {e}', file=sys.stderr)
+            failed += 1
+    if failed:
+        sys.exit(f'{failed} of {len(args.images)} images failed (above)')
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """Write cls_labels.json (image-level labels) for a VOC-layout dataset from its masks."""
 import argparse
+import os.path as osp
 
 from mmwsss.datasets.converters import write_image_labels
 
@@ -10,9 +11,13 @@ def main():
     parser.add_argument('--split', default='ImageSets/Segmentation/train_aug.txt')
     parser.add_argument('--mask-dir', default='SegmentationClassAug')
     parser.add_argument('--out', default='cls_labels.json', help='relative to data_root')
+    parser.add_argument('--num-classes', type=int,
+                        help='classes with background (VOC 21, COCO 81): other mask values '
+                        'than these and 255 are an error naming the mask')
     args = parser.parse_args()
-    labels = write_image_labels(args.data_root, args.split, args.mask_dir, args.out)
-    print(f'\n{len(labels)} images -> {args.data_root}/{args.out}')
+    labels = write_image_labels(args.data_root, args.split, args.mask_dir, args.out,
+                                args.num_classes)
+    print(f'\n{len(labels)} images -> {osp.join(args.data_root, args.out)}')
 
 
 if __name__ == '__main__':

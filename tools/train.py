@@ -6,14 +6,15 @@ from mmengine.runner import Runner
 from mmwsss.apis.precision import PRECISIONS, apply_training_precision
 
 from mmwsss.apis.cli import load_tool_config, tool_parser
-from mmwsss.utils import check_config_checkpoints, prepare_distributed
+from mmwsss.utils import check_config_checkpoints, prepare_distributed, resume_checkpoint
 
 
 def main():
     parser = tool_parser('mmwsss: train a model')
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument('--resume', action='store_true',
-                        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument('--resume', nargs='?', const='auto', metavar='CHECKPOINT',
+                        help='resume from the latest checkpoint in the work dir, or from '
+                        'CHECKPOINT')
     parser.add_argument('--precision', choices=PRECISIONS,
                         help="override the config's train_precision (GPU configs: bf16)")
     parser.add_argument('--amp', action='store_true', help='same as --precision bf16')
@@ -26,7 +27,9 @@ def main():
     if args.channels_last is not None:
         cfg.channels_last = args.channels_last
     apply_training_precision(cfg)
-    cfg.resume = args.resume
+    if args.resume:
+        cfg.resume = True
+        cfg.load_from = resume_checkpoint(cfg.work_dir, args.resume)
     check_config_checkpoints(cfg)
     prepare_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()

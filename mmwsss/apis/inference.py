@@ -24,6 +24,10 @@ def init_cam_model(config: Union[str, Config], checkpoint: Optional[str] = None,
     checkpoint's meta, else from the config's dataset class).
     """
     cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if 'pseudo_label_dataloader' not in cfg:
+        raise ValueError(f'{getattr(cfg, "filename", None) or config} is not a CAM config (it '
+                         'has no pseudo_label_dataloader): give the config the CAM model was '
+                         'trained with')
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     model = MODELS.build(cfg.model)  # pretrained init_cfg is not applied: the checkpoint is
     meta = {}
@@ -60,7 +64,7 @@ def inference_cam(model: torch.nn.Module, img: Union[str, np.ndarray],
         steps[0] = dict(type='LoadImageFromNDArray')
         results = dict(img=img)
     else:
-        results = dict(img_path=check_file(img, 'image'))
+        results = dict(img_path=check_file(img, 'image', weights=False))
     if classes is None:  # no image-level label to pack: mmseg's packer
         steps = [dict(type='PackSegInputs') if t['type'].split('.')[-1] == 'PackCAMInputs'
                  else t for t in steps]

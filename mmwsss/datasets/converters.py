@@ -1,7 +1,7 @@
 """Dataset preparation: image-level label files and COCO semantic masks."""
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.utils import ProgressBar
@@ -11,8 +11,10 @@ from .voc_image_level import image_labels_from_mask, voc_palette
 
 
 def write_image_labels(data_root: str, split_file: str, mask_dir: str,
-                       out_file: str = 'cls_labels.json') -> Dict[str, List[int]]:
-    """``{image id: [present foreground classes]}`` from the masks of a split, as JSON."""
+                       out_file: str = 'cls_labels.json',
+                       num_classes: Optional[int] = None) -> Dict[str, List[int]]:
+    """``{image id: [present foreground classes]}`` from the masks of a split, as JSON.
+    With ``num_classes``, a mask value that is no class (nor 255) is an error naming it."""
     split_path = osp.join(data_root, split_file)
     names = [ln.split()[0] for ln in open(split_path) if ln.strip()]
     labels, progress = {}, ProgressBar(len(names))
@@ -21,6 +23,10 @@ def write_image_labels(data_root: str, split_file: str, mask_dir: str,
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: mask of {name} (listed in {split_path}) is missing')
         labels[name] = image_labels_from_mask(load_label_png(path))
+        bad = [c for c in labels[name] if num_classes and c >= num_classes]
+        if bad:
+            raise ValueError(f'mask {path} holds values {bad}: labels are 0..{num_classes - 1} '
+                             '(background 0) or 255 (ignore)')
         progress.update()
     dump_json_atomic(labels, osp.join(data_root, out_file))
     return labels

@@ -1,5 +1,6 @@
 """Checkpoint paths and loading on torch >= 2.6 (``weights_only`` by default)."""
 import os.path as osp
+import re
 import zipfile
 
 from mmengine.config import Config
@@ -9,13 +10,17 @@ class MissingFileError(FileNotFoundError):
     """A user-given file (checkpoint, weights) is not there."""
 
 
-def check_file(path: str, what: str, hint: str = '') -> str:
+WEIGHTS_HINT = 'put the file there or pass its path (see docs/checkpoints.md)'
+
+
+def check_file(path: str, what: str, hint: str = WEIGHTS_HINT, weights: bool = True) -> str:
     """Return ``path`` if it is a file, else raise naming the file, what it is and where to
-    get it. mmwsss never downloads: checkpoints are paths the user gives."""
+    get it. mmwsss never downloads: checkpoints are paths the user gives (``weights``)."""
     if path is None or not osp.isfile(str(path)):
         raise MissingFileError(
-            f'{what} not found: {path!r}. mmwsss does not download weights; '
-            f'{hint or "put the file there or pass its path (see docs/checkpoints.md)"}.')
+            f'{what} not found: {path!r}'
+            + ('. mmwsss does not download weights; ' + (hint or WEIGHTS_HINT) if weights
+               else (f'; {hint}' if hint and hint != WEIGHTS_HINT else '')) + '.')
     return str(path)
 
 
@@ -65,6 +70,28 @@ def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
     if not isinstance(state, dict):
         raise ValueError(f'{what} {path} holds a {type(state).__name__}, not a state dict')
     return state
+
+
+def resume_checkpoint(work_dir: str, resume: str = 'auto'):
+    """The checkpoint ``tools/train.py --resume [CKPT]`` resumes from, checked: ``'auto'`` is
+    the work dir's latest (MMEngine's ``last_checkpoint``; None if there is none, and training
+    starts afresh). A damaged one (a run killed while saving) is an error that names it and
+    the work dir's other checkpoints to resume from instead."""
+    import glob
+    from mmengine.runner import find_latest_checkpoint
+    path = find_latest_checkpoint(work_dir) if resume == 'auto' else resume
+    if path is None:
+        return None
+    try:
+        return check_checkpoint(path, 'checkpoint to resume from')
+    except ValueError as e:
+        # the periodic checkpoints (best_* ones hold no optimiser state), latest last
+        others = sorted((p for p in glob.glob(osp.join(work_dir, '*.pth'))
+                         if re.fullmatch(r'(iter|epoch)_\d+\.pth', osp.basename(p))
+                         and osp.abspath(p) != osp.abspath(path)),
+                        key=lambda p: int(re.findall(r'\d+', osp.basename(p))[0]))
+        hint = (f'; resume from an earlier one: --resume {others[-1]}' if others else '')
+        raise ValueError(f'{e}{hint}') from e
 
 
 def load_trained_checkpoint(model, path: str, what: str) -> dict:
