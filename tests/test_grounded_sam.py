@@ -447,7 +447,7 @@ class OneSizeFirstClassTestGenerator(FirstClassTestGenerator):
 
 
 def test_mixed_sizes_are_batched_by_orientation_and_labelled_at_their_size(
-        tiny_voc, tiny_models, tmp_path, monkeypatch):
+        gen, tiny_voc, tiny_models, tmp_path, monkeypatch):
     import mmcv
     root = str(tmp_path / 'voc')
     names = _subset(tiny_voc, root, 10)
@@ -485,6 +485,18 @@ def test_mixed_sizes_are_batched_by_orientation_and_labelled_at_their_size(
     assert FirstClassTestGenerator.calls == [4, 1, 3, 2, 4, 1, 3, 2]
     with pytest.raises(ValueError, match='batch_grouping'):
         _build(root, tiny_models, batch_grouping='aspect')
+    # boxes that pass in a batch of three sizes: Grounding DINO pads the batch, each image's
+    # boxes stay inside it, SAM decodes them and every label has its image's size
+    monkeypatch.undo()
+    mixed = _batches(root, batch_size=4, limit=4)[0]
+    assert len({tuple(ds.ori_shape) for ds in mixed['data_samples']}) == 3
+    passing = _pinned(gen, box_threshold=0.4, max_detections=3)
+    labels = passing.generate(mixed)
+    for label, det, ds in zip(labels, passing.last_detections, mixed['data_samples']):
+        h, w = ds.ori_shape[:2]
+        assert label.shape == (h, w) and len(det['boxes'])
+        assert (det['boxes'][:, 2] <= w).all() and (det['boxes'][:, 3] <= h).all()
+    assert any((label > 0).any() for label in labels)
 
 
 def test_two_ranks_shard_the_images(tiny_voc, tiny_models, tmp_path):

@@ -35,7 +35,7 @@ def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
     proc = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts),
                     check=False)
     assert proc.returncode != 0 and 'iter_2.pth is truncated or damaged' in proc.stderr
-    assert f'--resume {osp.join(work, "iter_1.pth")}' in proc.stderr
+    assert f'--resume-from {osp.join(work, "iter_1.pth")}' in proc.stderr
     open(latest, 'wb').write(whole)
     proc = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts))
     log = proc.stdout + proc.stderr
@@ -63,8 +63,12 @@ def test_two_process_gloo_training(tiny_voc, tmp_path):
 
 def test_test_tool_writes_cam_sweep(tiny_voc, tiny_cam, tmp_path):
     out = str(tmp_path / 'm.json')
+    # a load_from in the config (here an earlier checkpoint) must not replace the one tested:
+    # the two-rank run below has none and must agree
+    earlier = osp.join(tiny_cam[0], 'iter_2.pth')
     run_tool('tools/test.py', CAM_CFG, tiny_cam[1], '--split', 'train', '--work-dir',
-             str(tmp_path), '--out-metrics', out, *as_cli(tiny_overrides(tiny_voc)))
+             str(tmp_path), '--out-metrics', out,
+             *as_cli(dict(tiny_overrides(tiny_voc), load_from=earlier)))
     m = json.load(open(out))
     sweep = {k: v for k, v in m.items() if k.startswith('mIoU@')}
     assert len(sweep) == 100 and m['mIoU'] == max(sweep.values())

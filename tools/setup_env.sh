@@ -11,7 +11,8 @@ CACHE=${MMWSSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmwsss}
 WHEELS="$CACHE/wheels"
 STAMP="$VENV/.mmwsss-stack"
 BASE_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v1"
-STACK_ID="$BASE_ID${FORCE_CUDA:+-cuda-ops}"  # FORCE_CUDA=1 on a CPU-ops venv installs the CUDA ops
+CUDA_OPS=$([ "${FORCE_CUDA:-0}" = 1 ] && echo 1 || true)  # as mmcv's setup.py reads it
+STACK_ID="$BASE_ID${CUDA_OPS:+-cuda-ops}"  # FORCE_CUDA=1 on a CPU-ops venv installs the CUDA ops
 mkdir -p "$WHEELS"
 
 pip_install() {  # pip install into the venv, without this machine's index-location warnings
@@ -42,7 +43,7 @@ echo ">> torch 2.14.1 + torchvision 0.29.1"
 pip_install -q torch==2.14.1 torchvision==0.29.1
 
 MMCV_WHEEL=$(ls "$WHEELS"/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)
-if [ -n "${FORCE_CUDA:-}" ]; then MMCV_WHEEL=$(ls "$WHEELS"/cuda/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true); fi
+if [ -n "$CUDA_OPS" ]; then MMCV_WHEEL=$(ls "$WHEELS"/cuda/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true); fi
 if [ -z "$MMCV_WHEEL" ]; then
   need gcc "a C compiler (Debian: apt-get install build-essential)"
   need g++ "a C++ compiler (Debian: apt-get install g++)"
@@ -66,7 +67,7 @@ PYEOF
   )
   built=$(ls "$BUILD"/mmcv-2.1.0/dist/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)
   [ -n "$built" ] || { echo "mmwsss setup: the mmcv build failed (see the errors above; a missing compiler or header is the usual cause)." >&2; exit 1; }
-  dest="$WHEELS"; [ -n "${FORCE_CUDA:-}" ] && dest="$WHEELS/cuda" && mkdir -p "$dest"
+  dest="$WHEELS"; [ -n "$CUDA_OPS" ] && dest="$WHEELS/cuda" && mkdir -p "$dest"
   cp "$built" "$dest/.tmp.whl" && mv "$dest/.tmp.whl" "$dest/$(basename "$built")"
   MMCV_WHEEL="$dest/$(basename "$built")"
   rm -rf "$BUILD"

@@ -29,6 +29,7 @@ def main():
     if args.out_metrics:  # before the run, not after it
         check_writable_dir(osp.dirname(osp.abspath(args.out_metrics)), '--out-metrics folder')
     checkpoint = check_checkpoint(args.checkpoint, 'checkpoint to test')
+    cfg.load_from, cfg.resume = None, False  # loaded below, whole; nothing else on top
     if args.split == 'train':
         if 'pseudo_label_dataloader' not in cfg:
             raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '

@@ -12,9 +12,10 @@ from mmwsss.utils import check_config_checkpoints, prepare_distributed, resume_c
 def main():
     parser = tool_parser('mmwsss: train a model')
     parser.add_argument('--work-dir', help='folder for logs and checkpoints')
-    parser.add_argument('--resume', nargs='?', const='auto', metavar='CHECKPOINT',
-                        help='resume from the latest checkpoint in the work dir, or from '
-                        'CHECKPOINT')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume from the latest checkpoint in the work dir (if any)')
+    parser.add_argument('--resume-from', metavar='CHECKPOINT',
+                        help='resume from this checkpoint')
     parser.add_argument('--precision', choices=PRECISIONS,
                         help="override the config's train_precision (GPU configs: bf16)")
     parser.add_argument('--amp', action='store_true', help='same as --precision bf16')
@@ -27,9 +28,10 @@ def main():
     if args.channels_last is not None:
         cfg.channels_last = args.channels_last
     apply_training_precision(cfg)
-    if args.resume:
-        cfg.resume = True
-        cfg.load_from = resume_checkpoint(cfg.work_dir, args.resume)
+    if args.resume or args.resume_from:
+        checkpoint = resume_checkpoint(cfg.work_dir, args.resume_from or 'auto')
+        if checkpoint:  # none yet: a fresh start, from the config's load_from if it has one
+            cfg.resume, cfg.load_from = True, checkpoint
     check_config_checkpoints(cfg)
     prepare_distributed(cfg, args.launcher)
     Runner.from_cfg(cfg).train()

@@ -68,9 +68,27 @@ def resolve_generator_cfg(cfg: Config, generator: Optional[dict] = None) -> dict
 
 
 SETTINGS_FILE = 'settings.json'
-# generator options that change how fast labels are made, not which labels
-SPEED_OPTIONS = ('device', 'sam_encoder_batch_size', 'sam_decoder_batch_size',
-                 'overlap_sam_encoder', 'batch_grouping')
+# options that do not decide the labels, at any depth of the generator config: speed
+# switches, and the training-only parts of a model config (its weights come from the
+# checkpoint). batch_grouping: Grounding DINO's padding moves boxes by a pixel or so, and
+# batches differ on a resume anyway.
+NOT_LABEL_SETTINGS = frozenset({
+    'device', 'sam_encoder_batch_size', 'sam_decoder_batch_size', 'overlap_sam_encoder',
+    'batch_grouping', 'init_cfg', 'pretrained', 'train_cfg', 'loss_decode', 'loss_cls'})
+
+
+def _label_relevant(node):
+    """The parts of a config that decide the labels; paths of existing files as their real
+    path and size (the same file named two ways is the same setting; a file rewritten at
+    the same path usually is not)."""
+    if isinstance(node, dict):
+        return {str(k): _label_relevant(v) for k, v in node.items()
+                if k not in NOT_LABEL_SETTINGS and not str(k).startswith('loss_')}
+    if isinstance(node, (list, tuple)):
+        return [_label_relevant(v) for v in node]
+    if isinstance(node, str) and node and osp.isfile(node):
+        return f'{osp.realpath(node)} ({osp.getsize(node)} bytes)'
+    return node
 
 
 def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: bool) -> None:
@@ -79,9 +97,8 @@ def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: boo
     while labels are there would skip those labels and make the rest another way, so it is
     refused, naming what differs."""
     path = osp.join(out_dir, SETTINGS_FILE)
-    settings = json.loads(json.dumps(
-        dict(label_generator={k: v for k, v in gen_cfg.items() if k not in SPEED_OPTIONS}),
-        default=str))
+    settings = json.loads(json.dumps(dict(label_generator=_label_relevant(gen_cfg)),
+                                     default=str))
     if labelled and osp.isfile(path):
         with open(path) as f:
             try:
@@ -94,8 +111,8 @@ def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: boo
             raise ValueError(
                 f'{out_dir} holds labels made with other settings ({path}): '
                 + '; '.join(changed[:6]) + '. A re-run would keep those labels and make the '
-                'others with the new settings: write to a new --out folder, or delete the '
-                'labels there to make them all again')
+                'others with the new settings: go back to the old settings, write to a new '
+                '--out folder, or delete the labels there to make them all again')
     if write:
         dump_json_atomic(settings, path)
 

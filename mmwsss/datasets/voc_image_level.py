@@ -113,8 +113,9 @@ class VOCImageLevelDataset(BaseSegDataset):
             raise FileNotFoundError(
                 f'{len(missing)} of {len(names)} masks listed by {self.ann_file} are missing, '
                 f'e.g. {missing[:3]}')
-        if not self.test_mode:  # training: now, not at the iteration that first draws one
-            # (label generation reports a missing image and goes on with the others)
+        # training: now, not at the iteration that first draws one (label generation
+        # reports a missing image and goes on; a subset by `indices` is not checked whole)
+        if not self.test_mode and self._indices is None:
             absent = [d['img_path'] for d in data_list if not osp.isfile(d['img_path'])]
             if absent:
                 raise FileNotFoundError(

@@ -73,7 +73,8 @@ def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
 
 
 def resume_checkpoint(work_dir: str, resume: str = 'auto'):
-    """The checkpoint ``tools/train.py --resume [CKPT]`` resumes from, checked: ``'auto'`` is
+    """The checkpoint ``tools/train.py --resume`` / ``--resume-from CKPT`` resumes from,
+    checked: ``'auto'`` is
     the work dir's latest (MMEngine's ``last_checkpoint``; None if there is none, and training
     starts afresh). A damaged one (a run killed while saving) is an error that names it and
     the work dir's other checkpoints to resume from instead."""
@@ -90,7 +91,7 @@ def resume_checkpoint(work_dir: str, resume: str = 'auto'):
                          if re.fullmatch(r'(iter|epoch)_\d+\.pth', osp.basename(p))
                          and osp.abspath(p) != osp.abspath(path)),
                         key=lambda p: int(re.findall(r'\d+', osp.basename(p))[0]))
-        hint = (f'; resume from an earlier one: --resume {others[-1]}' if others else '')
+        hint = (f'; resume from an earlier one: --resume-from {others[-1]}' if others else '')
         raise ValueError(f'{e}{hint}') from e
 
 
@@ -118,7 +119,9 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as Runner loads
         model = model.module
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
+    # BatchNorm's step counter is absent from checkpoints of other code bases; it is not a
+    # weight (PyTorch's own loading tolerates its absence too)
+    missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
     wrong = [f'{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})' for k in own
              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or wrong:
@@ -130,7 +133,7 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
             + (f'{len(wrong)} have another shape (e.g. {"; ".join(wrong[:3])})'
                if wrong else '')
             + '. Was it trained with this config?')
-    model.load_state_dict({k: state[k] for k in own}, strict=True)
+    model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
     return ckpt
 
 

@@ -40,7 +40,8 @@ def check_writable_dir(folder: str, what: str) -> str:
     job computes results it could not save. ``PermissionError`` names the folder."""
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX, suffix=TMP_SUFFIX)
+        # not a .tmp-*.part name: another rank may be clearing those right now
+        fd, probe = tempfile.mkstemp(dir=folder, prefix='.probe-')
         os.close(fd)
         os.remove(probe)
     except OSError as e:
@@ -55,8 +56,11 @@ def remove_stale_temp_files(folder: str) -> int:
     for root, _, files in os.walk(folder):
         for name in files:
             if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
-                os.remove(osp.join(root, name))
-                removed += 1
+                try:
+                    os.remove(osp.join(root, name))
+                    removed += 1
+                except FileNotFoundError:  # gone meanwhile
+                    pass
     return removed
 
 

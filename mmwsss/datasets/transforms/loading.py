@@ -7,6 +7,8 @@ names the file instead of failing later without it (an OpenCV assertion, a CUDA 
 assert in the loss) or not at all (a wrong-size pseudo-label trains silently; mmseg's
 IoUMetric drops out-of-range values).
 """
+import warnings
+
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
@@ -37,7 +39,11 @@ class LoadImageFromFileNamed(MMCVLoadImageFromFile):
 class LoadAnnotations(MMSegLoadAnnotations):
     """mmseg's ``LoadAnnotations``, checked: the mask must decode to one class index per
     pixel (not colours), have its image's size, and hold only classes of the dataset
-    (``num_classes`` of the data info) or 255 (ignore). Errors name the mask file."""
+    (``num_classes`` of the data info) or ``ignore_index``. Errors name the mask file."""
+
+    def __init__(self, ignore_index: int = 255, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> dict:
         path = results.get('seg_map_path')
@@ -50,11 +56,12 @@ class LoadAnnotations(MMSegLoadAnnotations):
                              'may be truncated or not a PNG') from e
         # ori_shape: the image as loaded (in mmseg's TTA pipeline masks load after a resize)
         check_label_map(results['gt_seg_map'], path, results.get('ori_shape'),
-                        results.get('num_classes'))
+                        results.get('num_classes'), self.ignore_index)
         return results
 
 
-def check_label_map(seg: np.ndarray, path: str, image_shape=None, num_classes=None) -> None:
+def check_label_map(seg: np.ndarray, path: str, image_shape=None, num_classes=None,
+                    ignore_index: int = 255) -> None:
     """``ValueError`` naming ``path`` if ``seg`` cannot be the label map of an image of
     ``image_shape`` (height, width) with ``num_classes`` classes."""
     if seg.ndim != 2:
@@ -64,10 +71,10 @@ def check_label_map(seg: np.ndarray, path: str, image_shape=None, num_classes=No
         raise ValueError(f'mask {path} is {seg.shape[1]}x{seg.shape[0]} but its image is '
                          f'{image_shape[1]}x{image_shape[0]} (width x height)')
     if num_classes:
-        bad = np.unique(seg[(seg >= num_classes) & (seg != 255)])
+        bad = np.unique(seg[(seg >= num_classes) & (seg != ignore_index)])
         if bad.size:
             raise ValueError(f'mask {path} holds values {bad[:8].tolist()}: labels are 0..'
-                             f'{num_classes - 1} (background 0) or 255 (ignore)')
+                             f'{num_classes - 1} (background 0) or {ignore_index} (ignore)')
 
 
 @TRANSFORMS.register_module()
@@ -100,10 +107,20 @@ class LoadAnnotationsIfAny(LoadAnnotations):
 
     The label-generation split uses it: pseudo-labels need only the images and their
     image-level labels, while the same pipeline scores CAMs against the masks where a split
-    has them (``tools/test.py --split train`` requires them).
+    has them (``tools/test.py --split train`` requires them). A mask that fails
+    ``LoadAnnotations``' checks is dropped with a warning that says why: the image is still
+    labelled, and scoring stops at it, naming it as an image without a mask.
     """
 
     def transform(self, results: dict) -> dict:
         if not results.get('seg_map_path'):
             return results
-        return super().transform(results)
+        try:
+            return super().transform(results)
+        except ValueError as e:  # labels need no mask; scoring names the image without one
+            warnings.warn(f'{e}; the image goes on without its mask')
+            results['seg_map_path'] = None
+            results.pop('gt_seg_map', None)
+            results['seg_fields'] = [f for f in results.get('seg_fields', [])
+                                     if f != 'gt_seg_map']
+            return results
