@@ -81,6 +81,7 @@ def test_missing_checkpoint_is_a_clear_error(tiny_voc, tiny_cam, tmp_path):
                                num_workers=0)
     with pytest.raises(FileNotFoundError, match='needs the trained model: pass its checkpoint'):
         generate_pseudo_labels(_cfg(tiny_voc, None), str(tmp_path / 'o'), num_workers=0)
+    assert not osp.exists(tmp_path / 'o')  # the folder the failed run made is gone again
     # a truncated download: named, instead of PytorchStreamReader's bare error
     truncated = tmp_path / 'truncated.pth'
     truncated.write_bytes(open(tiny_cam[1], 'rb').read()[:50000])

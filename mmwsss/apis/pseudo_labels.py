@@ -5,10 +5,12 @@ re-run resumes), writes each label atomically, and records failures (a corrupt i
 missing file, an error inside the generator) instead of stopping. Rank 0 merges the
 per-rank reports into ``report.json`` after all ranks finish.
 """
+import contextlib
 import copy
 import json
 import os
 import os.path as osp
+import shutil
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -125,6 +127,18 @@ def _differences(before, now, key: str = '') -> List[str]:
     return [] if before == now else [f'{key}: {before!r} -> {now!r}']
 
 
+@contextlib.contextmanager
+def _removed_if_failed_empty(folder: str, created: bool):
+    """A label folder this run created is removed again if the run fails before writing a
+    label in it (a missing checkpoint, say), so no empty folder is left behind."""
+    try:
+        yield
+    except BaseException:
+        if created and osp.isdir(folder) and set(os.listdir(folder)) <= {SETTINGS_FILE}:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def generate_pseudo_labels(cfg: Config,
                            out_dir: str,
                            generator: Optional[dict] = None,
@@ -146,35 +160,37 @@ def generate_pseudo_labels(cfg: Config,
     """
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     rank, world_size = get_dist_info()
+    created = not osp.isdir(out_dir)
     check_writable_dir(out_dir, 'pseudo-label folder')  # before any model is built
     if overlay_dir:
         check_writable_dir(overlay_dir, 'overlay folder')
-    # test_mode: a sample that fails raises instead of being swapped for another image
-    dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
-    palette = dataset.metainfo.get('palette')
-    if rank == 0:  # before any rank writes: temp files of an interrupted run
-        stale = remove_stale_temp_files(out_dir)
-        if stale:
-            print_log(f'removed {stale} temp files an interrupted run left in {out_dir}',
-                      logger='current')
-    if world_size > 1:
-        barrier()
-    mine = range(rank, len(dataset), world_size)
-    targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in range(len(dataset))}
-    repeated = [p for p, k in Counter(targets.values()).items() if k > 1]
-    if repeated:  # one label file per image: a repeat would be labelled (and scored) twice
-        raise ValueError(f'{len(repeated)} label files would be written for more than one '
-                         f'image of the split, e.g. {repeated[:3]}: its split file lists an '
-                         'image id twice')
-    # an empty file is what a crash between write and disk flush can leave: redo it
-    todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
-    gen_cfg = resolve_generator_cfg(cfg, generator)
-    check_label_settings(out_dir, gen_cfg, write=rank == 0,
-                         labelled=any(osp.isfile(t) for t in targets.values()))
-    skipped = len(mine) - len(todo)
-    print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
-              f'{len(todo)} to do -> {out_dir}', logger='current')
-    gen = LABEL_GENERATORS.build(gen_cfg)
+    with _removed_if_failed_empty(out_dir, created and rank == 0):
+        # test_mode: a sample that fails raises instead of being swapped for another image
+        dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
+        palette = dataset.metainfo.get('palette')
+        if rank == 0:  # before any rank writes: temp files of an interrupted run
+            stale = remove_stale_temp_files(out_dir)
+            if stale:
+                print_log(f'removed {stale} temp files an interrupted run left in {out_dir}',
+                          logger='current')
+        if world_size > 1:
+            barrier()
+        mine = range(rank, len(dataset), world_size)
+        targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in range(len(dataset))}
+        repeated = [p for p, k in Counter(targets.values()).items() if k > 1]
+        if repeated:  # one label file per image: a repeat would be labelled (and scored) twice
+            raise ValueError(f'{len(repeated)} label files would be written for more than one '
+                             f'image of the split, e.g. {repeated[:3]}: its split file lists an '
+                             'image id twice')
+        # an empty file is what a crash between write and disk flush can leave: redo it
+        todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
+        gen_cfg = resolve_generator_cfg(cfg, generator)
+        check_label_settings(out_dir, gen_cfg, write=rank == 0,
+                             labelled=any(osp.isfile(t) for t in targets.values()))
+        skipped = len(mine) - len(todo)
+        print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
+                  f'{len(todo)} to do -> {out_dir}', logger='current')
+        gen = LABEL_GENERATORS.build(gen_cfg)
     batches = [[i] for i in range(len(todo))]
     if batch_size > 1:  # as the generator batches best: one size, or one orientation
         batches = batches_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo],
