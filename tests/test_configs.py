@@ -129,3 +129,27 @@ def test_config_reads_its_data_layout(config, data_trees):
         if key == 'train_dataloader':
             batch = next(iter(loader))
             assert len(batch['inputs']) == cfg[key]['batch_size']  # the sampler repeats
+
+
+def test_cfg_option_data_root_moves_every_loader(tmp_path):
+    """`--cfg-options data_root=DIR` moves the loaders that read the config's data_root (mmengine
+    alone would change only the unused variable)."""
+    import argparse
+
+    from mmwsss.apis.cli import load_tool_config
+    cfg_file = str(glob.glob(osp.join(ROOT, 'configs/cam/cam_r50_*_coco14-*.py'))[0])
+    args = argparse.Namespace(config=cfg_file, cfg_options={'data_root': str(tmp_path)},
+                              launcher=None)
+    cfg = load_tool_config(args)
+    loaders = [k for k in cfg if k.endswith('_dataloader')]
+    assert len(loaders) == 4
+    assert {cfg[k].dataset.data_root for k in loaders} == {str(tmp_path)}
+    other = tmp_path / 'own_root.py'
+    other.write_text(f'_base_ = [{cfg_file!r}]\n'
+                     "train_dataloader = dict(dataset=dict(data_root='x'))\n"
+                     "val_dataloader = dict(dataset=dict(data_root='x'))\n"
+                     "test_dataloader = dict(dataset=dict(data_root='x'))\n"
+                     "pseudo_label_dataloader = dict(dataset=dict(data_root='x'))\n")
+    args.config = str(other)
+    with pytest.raises(KeyError, match="no dataset of this config reads the config's data_root"):
+        load_tool_config(args)

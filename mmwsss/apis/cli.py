@@ -28,11 +28,29 @@ def load_tool_config(args: argparse.Namespace, work_dir: Optional[str] = None) -
         os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        old_root = cfg.get('data_root')
         cfg.merge_from_dict(args.cfg_options)
+        if 'data_root' in args.cfg_options:
+            follow_data_root(cfg, old_root, cfg.data_root)
     cfg.launcher = getattr(args, 'launcher', 'none')
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def follow_data_root(cfg: Config, old_root: Optional[str], new_root: str) -> None:
+    """``--cfg-options data_root=DIR`` moves every loader's dataset that used the config's
+    ``data_root`` (the variable is copied into each dataset when the file is read, so
+    overriding it alone would change nothing)."""
+    moved = 0
+    for key in [k for k in cfg if k.endswith('_dataloader')]:
+        dataset = cfg[key].get('dataset') if isinstance(cfg[key], dict) else None
+        if isinstance(dataset, dict) and dataset.get('data_root') == old_root:
+            dataset['data_root'] = new_root
+            moved += 1
+    if not moved:
+        raise KeyError(f'--cfg-options data_root={new_root}: no dataset of this config reads '
+                       "the config's data_root; set <loader>.dataset.data_root instead")
 
 
 def require_masks(dataset_cfg: dict) -> dict:
