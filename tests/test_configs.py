@@ -153,3 +153,14 @@ def test_cfg_option_data_root_moves_every_loader(tmp_path):
     args.config = str(other)
     with pytest.raises(KeyError, match="no dataset of this config reads the config's data_root"):
         load_tool_config(args)
+
+
+def test_a_mistyped_cfg_option_is_warned_about():
+    import argparse
+
+    from mmwsss.apis.cli import load_tool_config
+    cfg_file = osp.join(ROOT, 'configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py')
+    args = argparse.Namespace(config=cfg_file, launcher=None, cfg_options={
+        'label_generater.bg_threshold': 0.3, 'compile': True, 'label_generator.crf': None})
+    with pytest.warns(UserWarning, match=r'--cfg-options label_generater: not in .*cam_r18'):
+        load_tool_config(args)

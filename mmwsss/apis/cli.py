@@ -2,6 +2,7 @@
 import argparse
 import os
 import os.path as osp
+import warnings
 from typing import Optional
 
 from mmengine.config import Config, DictAction
@@ -28,6 +29,7 @@ def load_tool_config(args: argparse.Namespace, work_dir: Optional[str] = None) -
         os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        warn_unknown_options(cfg, args.cfg_options)
         old_root = cfg.get('data_root')
         cfg.merge_from_dict(args.cfg_options)
         if 'data_root' in args.cfg_options:
@@ -36,6 +38,23 @@ def load_tool_config(args: argparse.Namespace, work_dir: Optional[str] = None) -
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+# top-level keys MMEngine's Runner (and mmwsss's tools) read even when a config lacks them
+RUNNER_KEYS = frozenset({
+    'auto_scale_lr', 'compile', 'custom_hooks', 'default_hooks', 'default_scope', 'env_cfg',
+    'experiment_name', 'launcher', 'load_from', 'log_level', 'log_processor', 'randomness',
+    'resume', 'val_cfg', 'test_cfg', 'visualizer', 'work_dir', 'train_precision',
+    'channels_last', 'tta_model', 'tta_pipeline'})
+
+
+def warn_unknown_options(cfg: Config, options: dict) -> None:
+    """Warn about ``--cfg-options`` whose first key the config does not have and nothing
+    reads (a typo such as ``label_generater.bg_threshold``): mmengine adds them silently."""
+    unknown = sorted({k.split('.')[0] for k in options} - set(cfg.keys()) - RUNNER_KEYS)
+    if unknown:
+        warnings.warn(f'--cfg-options {", ".join(unknown)}: not in {cfg.filename}; nothing '
+                      f'reads it (the config has: {", ".join(sorted(cfg.keys()))})')
 
 
 def follow_data_root(cfg: Config, old_root: Optional[str], new_root: str) -> None:
