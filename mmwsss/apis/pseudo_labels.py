@@ -176,12 +176,7 @@ def generate_pseudo_labels(cfg: Config,
         if world_size > 1:
             barrier()
         mine = range(rank, len(dataset), world_size)
-        targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in range(len(dataset))}
-        repeated = [p for p, k in Counter(targets.values()).items() if k > 1]
-        if repeated:  # one label file per image: a repeat would be labelled (and scored) twice
-            raise ValueError(f'{len(repeated)} label files would be written for more than one '
-                             f'image of the split, e.g. {repeated[:3]}: its split file lists an '
-                             'image id twice')
+        targets = _label_targets(dataset, out_dir)
         # an empty file is what a crash between write and disk flush can leave: redo it
         todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
         gen_cfg = resolve_generator_cfg(cfg, generator)
@@ -199,28 +194,13 @@ def generate_pseudo_labels(cfg: Config,
     loader = DataLoader(SafeDataset(dataset, todo), batch_sampler=batches,
                         num_workers=num_workers, collate_fn=collate_skipping_errors,
                         persistent_workers=False, pin_memory=torch.cuda.is_available())
-    failures, t0 = [], time.time()
-    progress = ProgressBar(len(todo)) if rank == 0 and todo else None
-    overlays_left = num_overlays if overlay_dir else 0
+    t0 = time.time()
     path_of = {dataset.get_data_info(i)['img_path']: targets[i] for i in todo}
     writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen),
                          lambda ds: path_of[ds.img_path], palette)
     try:
-        for batch in loader:
-            errors = batch.pop('errors')
-            failures += errors
-            samples = batch['data_samples']
-            if samples:
-                labels, cams = _generate_or_isolate(gen, batch, failures)
-                for ds, label in zip(samples, labels):
-                    if label is not None:
-                        writer.submit(ds, label)
-                if overlays_left > 0 and any(lab is not None for lab in labels):
-                    overlays_left -= _write_overlays(overlay_dir, samples, labels, cams,
-                                                     palette, overlays_left)
-            if progress is not None:
-                for _ in range(len(samples) + len(errors)):
-                    progress.update()
+        failures = _label_batches(gen, loader, writer, rank == 0 and len(todo),
+                                  overlay_dir, num_overlays if overlay_dir else 0, palette)
     finally:
         writer.close()
     failures += writer.failures
@@ -239,6 +219,42 @@ def generate_pseudo_labels(cfg: Config,
     for f in report['failures'][:20]:
         print_log(f'  failed: {f["img_path"]}: {f["error"]}', logger='current')
     return report
+
+
+def _label_targets(dataset, out_dir: str) -> Dict[int, str]:
+    """The label file of every image of ``dataset``, one file per image (an id listed twice
+    would be labelled, and scored, twice)."""
+    targets = {i: label_file(out_dir, dataset.get_data_info(i)) for i in range(len(dataset))}
+    repeated = [p for p, k in Counter(targets.values()).items() if k > 1]
+    if repeated:
+        raise ValueError(f'{len(repeated)} label files would be written for more than one '
+                         f'image of the split, e.g. {repeated[:3]}: its split file lists an '
+                         'image id twice')
+    return targets
+
+
+def _label_batches(gen, loader, writer: 'LabelWriter', progress_total: int,
+                   overlay_dir: Optional[str], overlays_left: int, palette) -> List[dict]:
+    """Label every batch of ``loader`` into ``writer`` (with a progress bar of
+    ``progress_total`` images if nonzero, and the first overlays); returns the failures."""
+    failures = []
+    progress = ProgressBar(progress_total) if progress_total else None
+    for batch in loader:
+        errors = batch.pop('errors')
+        failures += errors
+        samples = batch['data_samples']
+        if samples:
+            labels, cams = _generate_or_isolate(gen, batch, failures)
+            for ds, label in zip(samples, labels):
+                if label is not None:
+                    writer.submit(ds, label)
+            if overlays_left > 0 and any(lab is not None for lab in labels):
+                overlays_left -= _write_overlays(overlay_dir, samples, labels, cams, palette,
+                                                 overlays_left)
+        if progress is not None:
+            for _ in range(len(samples) + len(errors)):
+                progress.update()
+    return failures
 
 
 class LabelWriter:
