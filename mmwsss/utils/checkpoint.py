@@ -13,14 +13,15 @@ class MissingFileError(FileNotFoundError):
 WEIGHTS_HINT = 'put the file there or pass its path (see docs/checkpoints.md)'
 
 
-def check_file(path: str, what: str, hint: str = WEIGHTS_HINT, weights: bool = True) -> str:
-    """Return ``path`` if it is a file, else raise naming the file, what it is and where to
-    get it. mmwsss never downloads: checkpoints are paths the user gives (``weights``)."""
+def check_file(path: str, what: str, hint: str = '', weights: bool = True) -> str:
+    """Return ``path`` if it is a file, else raise naming the file and what it is; for
+    ``weights``, also where to get them (mmwsss never downloads: checkpoints are paths the
+    user gives)."""
     if path is None or not osp.isfile(str(path)):
-        raise MissingFileError(
-            f'{what} not found: {path!r}'
-            + ('. mmwsss does not download weights; ' + (hint or WEIGHTS_HINT) if weights
-               else (f'; {hint}' if hint and hint != WEIGHTS_HINT else '')) + '.')
+        message = f'{what} not found: {path!r}'
+        if weights:
+            message += f'. mmwsss does not download weights; {hint or WEIGHTS_HINT}'
+        raise MissingFileError(message + '.')
     return str(path)
 
 
@@ -74,10 +75,9 @@ def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
 
 def resume_checkpoint(work_dir: str, resume: str = 'auto'):
     """The checkpoint ``tools/train.py --resume`` / ``--resume-from CKPT`` resumes from,
-    checked: ``'auto'`` is
-    the work dir's latest (MMEngine's ``last_checkpoint``; None if there is none, and training
-    starts afresh). A damaged one (a run killed while saving) is an error that names it and
-    the work dir's other checkpoints to resume from instead."""
+    checked. ``'auto'``: the work dir's latest (MMEngine's ``last_checkpoint``; None if there
+    is none, and training starts afresh). A damaged one (a run killed while saving) is an
+    error that names it and the latest periodic checkpoint to resume from instead."""
     import glob
     from mmengine.runner import find_latest_checkpoint
     path = find_latest_checkpoint(work_dir) if resume == 'auto' else resume
