@@ -395,6 +395,21 @@ def test_missing_files_are_clear_errors(tiny_voc, tiny_models, tmp_path):
         bad = dict(tiny_models, **{key: str(tmp_path / f'missing_{key}')})
         with pytest.raises(FileNotFoundError, match=f'missing_{key}'):
             generate_pseudo_labels(_cfg(tiny_voc, bad), str(tmp_path / 'out'), num_workers=0)
+    # a detector checkpoint with half its weights: named (its weights would stay random)
+    ckpt = torch.load(tiny_models['detector_checkpoint'], map_location='cpu')
+    keys = sorted(ckpt['state_dict'])
+    ckpt['state_dict'] = {k: ckpt['state_dict'][k] for k in keys[::2]}
+    torch.save(ckpt, str(tmp_path / 'gdino_half.pth'))
+    half = dict(tiny_models, detector_checkpoint=str(tmp_path / 'gdino_half.pth'))
+    with pytest.raises(ValueError, match=r"gdino_half.pth: \d+ of the detector's \d+ weights"):
+        _build(tiny_voc, half)
+    with pytest.raises(ValueError, match='box_threshold 1.5: token probabilities lie in 0..1'):
+        _build(tiny_voc, tiny_models, box_threshold=1.5)
+    # options of other generators: named, not an internal TypeError
+    proc = run_tool('tools/make_pseudo_labels.py', SYN_CFG, '--out', str(tmp_path / 'o'),
+                    '--bg-threshold', '0.3', check=False)
+    assert proc.returncode != 0 and ('--bg-threshold / --metrics: GroundedSAMLabelGenerator has '
+                                     'no such setting') in proc.stderr
 
 
 def _names(root):
@@ -471,6 +486,7 @@ def test_mixed_sizes_are_batched_by_orientation_and_labelled_at_their_size(
                    batch_grouping=grouping)
         report = generate_pseudo_labels(cfg, out, batch_size=4, num_workers=0)
         assert report['written'] == len(names) and report['failed'] == 0
+        assert report['generator'] == dict(fallback=len(names))  # counted in report.json
         for n in names:
             label = load_label_png(osp.join(out, n + '.png'))
             assert label.shape == sizes[n][::-1] and (label == min(img_labels[n])).all()

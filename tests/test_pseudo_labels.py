@@ -134,6 +134,10 @@ def test_a_label_folder_keeps_one_set_of_settings(tiny_voc, tiny_cam, tmp_path):
         _cfg(tiny_voc, osp.relpath(tiny_cam[1]), bg_threshold=0.5, device='cpu'), out,
         batch_size=4, num_workers=0)
     assert report['written'] == 1
+    # labels without settings.json (a folder made before it existed): kept, with a warning
+    os.remove(osp.join(out, 'settings.json'))
+    with pytest.warns(UserWarning, match='holds labels but no settings.json'):
+        generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], bg_threshold=0.5), out, num_workers=0)
     # an emptied folder takes new settings
     for n in names:
         os.remove(osp.join(out, n + '.png'))
@@ -163,6 +167,9 @@ def test_an_unwritable_label_folder_fails_before_any_model_is_built(tiny_voc, tm
                                               'writable'):
         generate_pseudo_labels(cfg, str(blocker / 'labels'),
                                dict(type='RecordsBuildTestGenerator'), num_workers=0)
+    with pytest.raises(ValueError, match='is the label folder'):  # overlays would be labels
+        generate_pseudo_labels(cfg, str(tmp_path / 'ok'), dict(type='RecordsBuildTestGenerator'),
+                               num_workers=0, overlay_dir=str(tmp_path / 'ok'))
     with pytest.raises(PermissionError, match='overlay folder'):
         generate_pseudo_labels(cfg, str(tmp_path / 'ok'), dict(type='RecordsBuildTestGenerator'),
                                num_workers=0, overlay_dir=str(blocker / 'overlays'))

@@ -41,12 +41,31 @@ def parse_args():
     return parser.parse_intermixed_args()
 
 
+def check_options_apply(gen_cfg, **given) -> None:
+    """Options that set a parameter the config's generator does not have are an error naming
+    them (e.g. a background threshold for Grounded-SAM, whose thresholds are on boxes)."""
+    import inspect
+
+    from mmwsss.registry import LABEL_GENERATORS
+    cls = LABEL_GENERATORS.get(gen_cfg['type'])
+    if cls is None:
+        return
+    params = inspect.signature(cls.__init__).parameters
+    flags = dict(checkpoint='CKPT', bg_threshold='--bg-threshold / --metrics', crf='--crf')
+    wrong = [flags[k] for k, v in given.items() if v is not None and k not in params]
+    if wrong:
+        raise ValueError(f'{", ".join(wrong)}: {cls.__name__} has no such setting; see its '
+                         'label_generator in the config for what it takes')
+
+
 def main():
     args = parse_args()
     cfg = load_tool_config(args)
     init_distributed(args.launcher, args.backend)
     MMLogger.get_instance('mmwsss', log_level='INFO')
     gen = cfg.label_generator
+    check_options_apply(gen, checkpoint=args.checkpoint, bg_threshold=(
+        args.bg_threshold if args.metrics is None else args.metrics), crf=args.crf or None)
     if args.checkpoint:
         gen.checkpoint = args.checkpoint
     if args.metrics:

@@ -8,10 +8,12 @@ per-rank reports into ``report.json`` after all ranks finish.
 import contextlib
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import shutil
 import time
+import warnings
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence
@@ -89,7 +91,8 @@ def _label_relevant(node):
     if isinstance(node, (list, tuple)):
         return [_label_relevant(v) for v in node]
     if isinstance(node, str) and node and osp.isfile(node):
-        return f'{osp.realpath(node)} ({osp.getsize(node)} bytes)'
+        stat = os.stat(node)
+        return f'{osp.realpath(node)} ({stat.st_size} bytes, modified {int(stat.st_mtime)})'
     return node
 
 
@@ -115,6 +118,10 @@ def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: boo
                 + '; '.join(changed[:6]) + '. A re-run would keep those labels and make the '
                 'others with the new settings: go back to the old settings, write to a new '
                 '--out folder, or delete the labels there to make them all again')
+    if labelled and not osp.isfile(path):
+        warnings.warn(f'{out_dir} holds labels but no {SETTINGS_FILE}: which settings made them '
+                      'cannot be checked; they are kept, and the folder is recorded as made '
+                      'with the present settings')
     if write:
         dump_json_atomic(settings, path)
 
@@ -163,6 +170,9 @@ def generate_pseudo_labels(cfg: Config,
     created = not osp.isdir(out_dir)
     check_writable_dir(out_dir, 'pseudo-label folder')  # before any model is built
     if overlay_dir:
+        if osp.realpath(overlay_dir) == osp.realpath(out_dir):  # overlays would be labels
+            raise ValueError(f'the overlay folder {overlay_dir} is the label folder: give '
+                             '--overlay-dir another folder')
         check_writable_dir(overlay_dir, 'overlay folder')
     with _removed_if_failed_empty(out_dir, created and rank == 0):
         # test_mode: a sample that fails raises instead of being swapped for another image
@@ -206,7 +216,8 @@ def generate_pseudo_labels(cfg: Config,
     failures += writer.failures
     written = writer.written
     rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped, written=written,
-                       failed=len(failures), failures=failures, seconds=round(time.time() - t0, 2))
+                       failed=len(failures), failures=failures, seconds=round(time.time() - t0, 2),
+                       generator=gen.report() if hasattr(gen, 'report') else {})
     dump_json_atomic(rank_report, osp.join(out_dir, f'.report_rank{rank}.json'))
     if world_size > 1:
         barrier()
@@ -218,6 +229,11 @@ def generate_pseudo_labels(cfg: Config,
               logger='current')
     for f in report['failures'][:20]:
         print_log(f'  failed: {f["img_path"]}: {f["error"]}', logger='current')
+    fallback = report['generator'].get('fallback')
+    if fallback is not None:  # e.g. Grounded-SAM: images where no box passed
+        print_log(f'{fallback} of {report["written"]} labels came from the fallback (no '
+                  'detection)', logger='current',
+                  level=logging.WARNING if fallback > report['written'] / 2 else logging.INFO)
     return report
 
 
@@ -338,13 +354,16 @@ def _check_label(label: np.ndarray, ds, gen) -> None:
 
 
 def _merge_reports(out_dir: str, world_size: int, total: int) -> Dict:
-    report = dict(total=total, written=0, skipped_existing=0, failed=0, failures=[], ranks=[])
+    report = dict(total=total, written=0, skipped_existing=0, failed=0, failures=[], ranks=[],
+                  generator={})
     for r in range(world_size):
         path = osp.join(out_dir, f'.report_rank{r}.json')
         with open(path) as f:
             part = json.load(f)
         for k in ('written', 'skipped_existing', 'failed'):
             report[k] += part[k]
+        for k, v in part.get('generator', {}).items():  # counts the generator reports
+            report.setdefault('generator', {})[k] = report['generator'].get(k, 0) + v
         report['failures'] += part['failures']
         report['ranks'].append({k: part[k] for k in ('rank', 'assigned', 'written', 'seconds')})
     dump_json_atomic(report, osp.join(out_dir, 'report.json'))

@@ -308,6 +308,14 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
             raise ValueError(f'{checkpoint}: none of its weights fit the Grounding DINO model '
                              '(is it an mmdet Grounding DINO checkpoint?)')
         missing, unexpected = model.load_state_dict(state, strict=False)
+        # BERT may load from its own folder (text_encoder); the detector itself must be there.
+        # A few keys may differ between mmdet versions; most of it missing is another file.
+        detector_keys = [k for k in own if not k.startswith('language_model.')]
+        lost = [k for k in missing if not k.startswith('language_model.')]
+        if len(lost) > 0.05 * len(detector_keys):
+            raise ValueError(f'Grounding DINO checkpoint {checkpoint}: {len(lost)} of the '
+                             f"detector's {len(detector_keys)} weights are missing (e.g. "
+                             f'{lost[:3]}); is it a complete mmdet Grounding DINO checkpoint?')
         if missing or unexpected:
             warnings.warn(f'Grounding DINO checkpoint {checkpoint}: {len(missing)} missing '
                           f'keys (e.g. {missing[:3]}), {len(unexpected)} unexpected keys '
@@ -427,6 +435,10 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
             raise ValueError("fallback='cam' needs fallback_generator, e.g. dict(type="
                              "'CAMLabelGenerator', config='configs/cam/....py', checkpoint=...)")
         self.box_threshold, self.text_threshold = float(box_threshold), float(text_threshold)
+        for name, value in (('box_threshold', self.box_threshold),
+                            ('text_threshold', self.text_threshold)):
+            if not 0 <= value <= 1:
+                raise ValueError(f'{name} {value}: token probabilities lie in 0..1')
         self.detector_scale = tuple(detector_scale)
         self.max_detections = max_detections
         self.nms_iou_threshold = nms_iou_threshold
@@ -441,6 +453,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
                                  decoder_batch_size=sam_decoder_batch_size, sdpa=sam_sdpa)
         self.last_captions: List[str] = []
+        self.fallback_count = 0  # images labelled by the fallback (no box passed), so far
         self.last_detections: List[dict] = []
 
     def _attach(self, detector: nn.Module, sam: nn.Module) -> None:
@@ -601,7 +614,12 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         if missing:
             for i, lab in zip(missing, self._fallback(data_batch, missing)):
                 labels[i] = lab
+            self.fallback_count += len(missing)
         return [self._finish(lab, ds) for lab, ds in zip(labels, samples)]
+
+    def report(self) -> dict:
+        """For the label run's report: how many images fell back (no box passed)."""
+        return dict(fallback=self.fallback_count)
 
     def _fallback(self, data_batch: dict, idx: List[int]) -> List[np.ndarray]:
         shapes = [tuple(data_batch['inputs'][i].shape[-2:]) for i in idx]
