@@ -395,6 +395,13 @@ def test_missing_files_are_clear_errors(tiny_voc, tiny_models, tmp_path):
         bad = dict(tiny_models, **{key: str(tmp_path / f'missing_{key}')})
         with pytest.raises(FileNotFoundError, match=f'missing_{key}'):
             generate_pseudo_labels(_cfg(tiny_voc, bad), str(tmp_path / 'out'), num_workers=0)
+    # a BERT folder with its config only: named, with what it lacks
+    partial = tmp_path / 'bert_config_only'
+    partial.mkdir()
+    shutil.copy(osp.join(tiny_models['text_encoder'], 'config.json'), partial)
+    with pytest.raises(FileNotFoundError, match=r'bert_config_only lacks the tokenizer .* and '
+                                                r'the weights'):
+        _build(tiny_voc, dict(tiny_models, text_encoder=str(partial)))
     # a detector checkpoint with half its weights: named (its weights would stay random)
     ckpt = torch.load(tiny_models['detector_checkpoint'], map_location='cpu')
     keys = sorted(ckpt['state_dict'])

@@ -23,6 +23,7 @@ module decides as follows (see docs/methods/grounded_sam.md):
 * Only classes of the image-level label are prompted, so no other class can be labelled.
 """
 import copy
+import os
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -258,6 +259,15 @@ def check_text_encoder(path: str) -> str:
             'weights; save bert-base-uncased there once, e.g. on a machine with network: '
             '`huggingface-cli download bert-base-uncased --local-dir '
             'checkpoints/bert-base-uncased`, and pass label_generator.text_encoder=<folder>')
+    has = set(os.listdir(path))
+    lacking = [what for what, names in (
+        ('the tokenizer (vocab.txt or tokenizer.json)', {'vocab.txt', 'tokenizer.json'}),
+        ('the weights (model.safetensors or pytorch_model.bin)',
+         {'model.safetensors', 'pytorch_model.bin'})) if not has & names]
+    if lacking:
+        raise MissingFileError(f'Grounding DINO text encoder (BERT) folder {path} lacks '
+                               f'{" and ".join(lacking)}; save the whole bert-base-uncased '
+                               'folder there')
     return str(path)
 
 
