@@ -161,6 +161,38 @@ def test_generator_prompts_only_present_classes(gen, batches):
             assert set(det['classes'].tolist()) <= set(present)
 
 
+def test_a_prompt_too_long_for_the_text_encoder_is_split_by_class(gen, batches):
+    # 31-token phrases: one class makes a 34-token prompt, two make 66, over the tiny BERT's 64
+    long = {name: f'{name} ' + ' '.join(['ring'] * 30) for name in gen.classes[1:]}
+    split = _pinned(gen, prompts=long, box_threshold=0.4, fallback='ignore')
+    assert split.max_prompt_tokens == 64
+    chunked = 0
+    for batch in batches:
+        split.generate(batch)
+        for ds, prompts, det in zip(batch['data_samples'], split.last_prompts,
+                                    split.last_detections):
+            present = sorted(_present(ds))
+            assert len(prompts) == len(present)  # as few prompts as fit: one class each
+            assert all(split._prompt_length(p) <= 64 for p in prompts)
+            assert sorted(p.split()[0] for p in prompts) == sorted(gen.classes[c]
+                                                                   for c in present)
+            # every probability is 0.5: each prompt's 20 queries pass, with its own class
+            counts = np.bincount(det['classes'].numpy(), minlength=len(gen.classes))
+            assert counts[present].tolist() == [20] * len(present)
+            assert counts.sum() == 20 * len(present)
+            chunked += len(present) > 1
+    assert chunked  # the batches hold images with several classes
+    capped = _pinned(gen, prompts=long, box_threshold=0.4, max_detections=30)
+    capped.generate(batches[0])
+    assert max(len(d['boxes']) for d in capped.last_detections) == 30
+    # a prompt that fits stays one caption
+    assert _pinned(gen).prompt_chunks([1, 2, 3]) == [build_caption([1, 2, 3], gen.class_phrases)]
+    # a class whose phrases alone do not fit is an error when the generator is built
+    with pytest.raises(ValueError, match="class 'disk'.* 68 tokens, longer than the text "
+                                         r'encoder takes \(64\)'):
+        _pinned(gen, prompts={'disk': ' '.join(['ring'] * 65)})
+
+
 def test_sub_sentence_masks_equal_mmdets_without_device_reads():
     from mmdet.models.language_models.bert import \
         generate_masks_with_special_tokens_and_transfer_map as mmdet_masks

@@ -462,7 +462,8 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                                     else bool(overlap_sam_encoder))
         self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
                                  decoder_batch_size=sam_decoder_batch_size, sdpa=sam_sdpa)
-        self.last_captions: List[str] = []
+        self.last_captions: List[str] = []  # per image (its prompts joined)
+        self.last_prompts: List[List[str]] = []  # per image, the captions detected
         self.fallback_count = 0  # images labelled by the fallback (no box passed), so far
         self.last_detections: List[dict] = []
 
@@ -478,21 +479,47 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                 cfg.setdefault('model', Config.fromfile(cfg.pop('config')).model)
             cfg.setdefault('device', str(self.device))
             self.fallback_generator = LABEL_GENERATORS.build(cfg)
+        for c in self.class_phrases:  # every class must fit a prompt on its own
+            n = self._prompt_length(build_caption([c], self.class_phrases)[0])
+            if n > self.max_prompt_tokens:
+                raise ValueError(
+                    f'the phrases of class {self.classes[c]!r} make a prompt of {n} tokens, '
+                    f'longer than the text encoder takes ({self.max_prompt_tokens}); give it '
+                    'fewer or shorter phrases (label_generator.prompts)')
 
     # ---------------------------------------------------------------- prompts and detection
-    def captions(self, data_samples) -> List[Tuple[str, List[Tuple[int, int]], List[int]]]:
-        """(caption, phrase spans, phrase classes) of every image, present classes only."""
-        return [build_caption(self.present_classes(ds), self.class_phrases)
-                for ds in data_samples]
+    @property
+    def max_prompt_tokens(self) -> int:
+        """Tokens a prompt may have: the text encoder's ``max_tokens``, at most the head's
+        ``max_text_len``."""
+        head_len = self.detector.bbox_head.cls_branches[-1].max_text_len
+        return min(self.detector.language_model.max_tokens, head_len)
+
+    def _prompt_length(self, caption: str) -> int:
+        return len(self.detector.language_model.tokenizer(caption).input_ids)
+
+    def prompt_chunks(self, present: Sequence[int]
+                      ) -> List[Tuple[str, List[Tuple[int, int]], List[int]]]:
+        """The prompts Grounding DINO gets for an image with classes ``present``: one caption
+        (``build_caption``) if it fits the text encoder, else the classes in order, split into
+        as few captions as fit, each class whole in one (mmdet's ``chunked_size`` prompts do
+        the same for large vocabularies). Each caption is detected on the image and the boxes
+        of all are pooled, so a long prompt costs an extra detector pass instead of an error.
+        """
+        caption = build_caption(present, self.class_phrases)
+        if not caption[0] or self._prompt_length(caption[0]) <= self.max_prompt_tokens:
+            return [caption]
+        groups: List[List[int]] = [[]]
+        for c in sorted(set(int(c) for c in present)):
+            trial = build_caption(groups[-1] + [c], self.class_phrases)[0]
+            if groups[-1] and self._prompt_length(trial) > self.max_prompt_tokens:
+                groups.append([])
+            groups[-1].append(c)
+        return [build_caption(g, self.class_phrases) for g in groups]
 
     def _phrase_tokens(self, caption: str, spans) -> List[Tensor]:
         from mmdet.models.detectors.glip import create_positive_map
-        lm = self.detector.language_model
-        tokenized = lm.tokenizer([caption], return_tensors='pt')
-        if tokenized.input_ids.shape[1] > lm.max_tokens:
-            raise ValueError(f'text prompt of {tokenized.input_ids.shape[1]} tokens is longer '
-                             f'than the text encoder takes ({lm.max_tokens}): {caption!r}; '
-                             'use fewer phrases per class')
+        tokenized = self.detector.language_model.tokenizer([caption], return_tensors='pt')
         max_len = self.detector.bbox_head.cls_branches[-1].max_text_len
         pos = create_positive_map(tokenized, [[s] for s in spans], max_num_entities=max_len)
         return [torch.from_numpy(np.flatnonzero(row.numpy())) for row in pos]  # host only
@@ -576,27 +603,24 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
     def generate(self, data_batch: dict) -> List[np.ndarray]:
         samples = data_batch['data_samples']
         images = [img.to(self.device, non_blocking=True) for img in data_batch['inputs']]
-        prompts = self.captions(samples)
-        self.last_captions = [p[0] for p in prompts]
+        chunks = [self.prompt_chunks(self.present_classes(ds)) for ds in samples]
+        self.last_prompts = [[c[0] for c in cs if c[0]] for cs in chunks]
+        self.last_captions = [' '.join(p) for p in self.last_prompts]
         self.last_cams = [None] * len(samples)
-        todo = [i for i, p in enumerate(prompts) if p[0]]  # images with a class to look for
+        todo = [i for i, p in enumerate(self.last_prompts) if p]  # images with a class to find
+        rows = [(i, c) for i in todo for c in chunks[i]]  # a detector row per prompt
         dets, feats = {}, None
         if todo:
-            tokens = []
-            for i in todo:
-                try:
-                    tokens.append(self._phrase_tokens(prompts[i][0], prompts[i][1]))
-                except ValueError as e:  # name the image (its classes make the prompt)
-                    raise ValueError(f'{samples[i].metainfo.get("img_path")}: {e}') from e
             if self.overlap_sam_encoder:  # SAM encodes while Grounding DINO detects
                 with self._encoder_stream:
                     feats = self.sam.encode([images[i] for i in todo], bgr=True)
-            found = self.detect([images[i] for i in todo], [prompts[i][0] for i in todo],
-                                tokens)
-            for i, (boxes, scores, phrases) in zip(todo, found):
-                classes = torch.as_tensor(prompts[i][2], dtype=torch.long,
+            found = self.detect([images[i] for i, _ in rows], [c[0] for _, c in rows],
+                                [self._phrase_tokens(c[0], c[1]) for _, c in rows])
+            for (i, (_, _, phrase_classes)), (boxes, scores, phrases) in zip(rows, found):
+                classes = torch.as_tensor(phrase_classes, dtype=torch.long,
                                           device=phrases.device)[phrases]
-                dets[i] = (boxes, scores, classes)
+                dets.setdefault(i, []).append((boxes, scores, classes))
+            dets = {i: self._pool_detections(d) for i, d in dets.items()}
             if feats is not None:
                 self._encoder_stream.join(feats.embeddings)
         boxed = [i for i in dets if len(dets[i][0])]
@@ -626,6 +650,17 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
                 labels[i] = lab
             self.fallback_count += len(missing)
         return [self._finish(lab, ds) for lab, ds in zip(labels, samples)]
+
+    def _pool_detections(self, parts: List[Tuple[Tensor, Tensor, Tensor]]
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+        """The detections of an image's prompts together, best ``max_detections`` kept."""
+        if len(parts) == 1:
+            return parts[0]
+        boxes, scores, classes = (torch.cat(t) for t in zip(*parts))
+        if self.max_detections and len(scores) > self.max_detections:
+            keep = scores.topk(self.max_detections).indices
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        return boxes, scores, classes
 
     def report(self) -> dict:
         """For the label run's report: how many images fell back (no box passed)."""
