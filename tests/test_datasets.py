@@ -219,6 +219,62 @@ def test_coco_to_semantic_and_dataset(tmp_path):
     assert len(ds) == 1 and ds[0]['img_labels'] == [2, 3]
 
 
+def _tagged_jpeg(path, pixels, orientation):
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif.tobytes(), quality=100)
+
+
+def test_exif_orientation_is_applied_as_opencv_decodes(tmp_path):
+    from mmcv.transforms import LoadImageFromFile
+    from mmwsss.utils.exif import apply_orientation, decoded_size
+    rng = np.random.default_rng(0)  # 8x8 blocks of 0/255: no two turns of it are equal
+    stored = np.kron(rng.integers(0, 2, (3, 5, 1)) * 255, np.ones((8, 8, 3))).astype(np.uint8)
+    turns = []
+    for orientation in range(1, 9):
+        path = str(tmp_path / f'o{orientation}.jpg')
+        _tagged_jpeg(path, stored, orientation)
+        raw = LoadImageFromFile(color_type='color_ignore_orientation')(dict(img_path=path))
+        decoded = LoadImageFromFile()(dict(img_path=path))['img']
+        assert np.array_equal(apply_orientation(raw['img'], orientation), decoded)
+        assert decoded_size(path) == decoded.shape[1::-1]
+        turns.append(decoded[..., 0].tobytes() + bytes(decoded.shape[:2]))
+    assert len(set(turns)) == 8
+    with pytest.raises(ValueError, match='EXIF orientation 9'):
+        apply_orientation(stored, 9)
+
+
+def test_coco_masks_follow_the_exif_orientation_of_their_images(tmp_path):
+    from mmwsss.datasets.converters import coco_to_semantic
+    from mmwsss.datasets.transforms import check_label_map
+    plain, turned = str(tmp_path / 'plain'), str(tmp_path / 'turned')
+    for root in (plain, turned):
+        _coco_fixture(root)
+    image = osp.join(turned, 'train2014', 'COCO_train2014_000000000001.jpg')
+    _tagged_jpeg(image, np.zeros((20, 20, 3), np.uint8), 6)  # shown turned 90 degrees clockwise
+    for root in (plain, turned):
+        coco_to_semantic(root, 'train2014')
+    name = 'SegmentationClass/train2014/COCO_train2014_000000000001.png'
+    as_annotated = load_label_png(osp.join(plain, name))
+    assert np.array_equal(load_label_png(osp.join(turned, name)), np.rot90(as_annotated, -1))
+    # an image whose size is not its annotation's, or that is missing, is named
+    for root, setup, error in (
+            (str(tmp_path / 'resized'),
+             lambda p: _tagged_jpeg(p, np.zeros((20, 30, 3), np.uint8), 1),
+             r'000001.jpg is 30x20 but its annotation says 20x20'),
+            (str(tmp_path / 'missing'), os.remove, r'000001.jpg: image not found')):
+        _coco_fixture(root)
+        setup(osp.join(root, 'train2014', 'COCO_train2014_000000000001.jpg'))
+        with pytest.raises((ValueError, FileNotFoundError), match=error):
+            coco_to_semantic(root, 'train2014')
+    # a mask left on the stored pixels of a sideways image is named as such when loaded
+    wide = str(tmp_path / 'wide.jpg')
+    _tagged_jpeg(wide, np.zeros((20, 30, 3), np.uint8), 8)
+    with pytest.raises(ValueError, match=r'is 30x20 but its image is 20x30 .* EXIF orientation 8'):
+        check_label_map(np.zeros((20, 30), np.uint8), 'm.png', (30, 20), img_path=wide)
+
+
 def test_make_image_labels_matches_masks(tiny_voc, tmp_path):
     from mmwsss.datasets.converters import write_image_labels
     root = str(tmp_path / 'voc')

@@ -4,8 +4,10 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
+from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from mmwsss.utils.exif import TRANSPOSING_ORIENTATIONS, apply_orientation, read_orientation
 from mmwsss.utils.io import dump_json_atomic, load_label_png, save_label_png
 from .voc_image_level import image_labels_from_mask, voc_palette
 
@@ -39,7 +41,10 @@ def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
     in id order; instances are painted largest first so smaller objects stay visible on top;
     crowd regions not covered by a normal instance are 255 (ignored). Images with no
     annotation are left out of ``ImageSets/<split>.txt``. Existing masks are kept (resumable).
-    Returns the number of listed images.
+    A mask is drawn on the stored pixels, as COCO annotates; an image stored with an EXIF
+    orientation (``<split>/<file_name>``, read for it) gets its mask turned the same way, since
+    ``LoadImageFromFile`` turns the image (``mask_as_image_loads``). Returns the number of
+    listed images.
     """
     from pycocotools.coco import COCO
     ann_file = osp.join(data_root, 'annotations', f'instances_{split}.json')
@@ -49,7 +54,7 @@ def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
     cat_to_label = {cat: i + 1 for i, cat in enumerate(sorted(coco.getCatIds()))}
     out_dir = osp.join(data_root, 'SegmentationClass', split)
     os.makedirs(out_dir, exist_ok=True)
-    names, palette = [], voc_palette()
+    names, palette, turned = [], voc_palette(), 0
     img_ids = sorted(coco.getImgIds())
     progress = ProgressBar(len(img_ids))
     for img_id in img_ids:
@@ -72,8 +77,31 @@ def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
             else:
                 mask[m] = cat_to_label[ann['category_id']]
         mask[crowd & (mask == 0)] = 255
-        save_label_png(mask, path, palette)
+        oriented = mask_as_image_loads(mask, osp.join(data_root, split, info['file_name']))
+        turned += oriented is not mask
+        save_label_png(oriented, path, palette)
     os.makedirs(osp.join(data_root, 'ImageSets'), exist_ok=True)
     with open(osp.join(data_root, 'ImageSets', f'{split}.txt'), 'w') as f:
         f.write('\n'.join(names) + '\n')
+    if turned:
+        print_log(f'{turned} masks turned to the EXIF orientation of their images', 'current')
     return len(names)
+
+
+def mask_as_image_loads(mask: np.ndarray, img_path: str) -> np.ndarray:
+    """``mask``, annotated on the stored pixels of ``img_path``, turned as
+    ``LoadImageFromFile`` turns the image (its EXIF orientation); ``mask`` itself if the image
+    is untagged, or tagged with sizes that show the annotation already followed the tag. An
+    image that is missing or whose size is neither is an error naming it."""
+    info = read_orientation(img_path)
+    if info is None:
+        raise FileNotFoundError(f'{img_path}: image not found or unreadable; the converter '
+                                'reads each annotated image\'s size and EXIF orientation, so '
+                                'the images must be in place (docs/datasets.md)')
+    (w, h), orientation = info
+    if (w, h) == mask.shape[::-1]:
+        return mask if orientation == 1 else apply_orientation(mask, orientation)
+    if orientation in TRANSPOSING_ORIENTATIONS and (h, w) == mask.shape[::-1]:
+        return mask  # annotated as displayed
+    raise ValueError(f'{img_path} is {w}x{h} but its annotation says '
+                     f'{mask.shape[1]}x{mask.shape[0]} (width x height)')

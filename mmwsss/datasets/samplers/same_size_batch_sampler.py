@@ -4,24 +4,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from torch.utils.data import BatchSampler, Sampler
 
 from mmwsss.registry import DATA_SAMPLERS
-
-_EXIF_ORIENTATION = 0x0112
-
-
-def image_size(path: str):
-    """(width, height) of an image as it decodes, read from the file header: EXIF
-    orientations 5-8 turn it by 90 degrees (``LoadImageFromFile`` applies them). None if the
-    header cannot be read."""
-    from PIL import Image
-    try:
-        with Image.open(path) as img:
-            size = img.size
-            if img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-                size = size[::-1]
-            return size
-    except Exception:  # noqa: BLE001 -- a bad file fails when loaded, with its own report
-        return None
-
+# (width, height) as an image decodes (EXIF orientation applied), from its header
+from mmwsss.utils.exif import decoded_size as image_size
 
 BATCH_GROUPINGS = ('size', 'orientation')
 

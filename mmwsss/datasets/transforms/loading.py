@@ -8,6 +8,7 @@ assert in the loss) or not at all (a wrong-size pseudo-label trains silently; mm
 IoUMetric drops out-of-range values).
 """
 import warnings
+from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -15,6 +16,7 @@ from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations as MMSegLoadAnnotations
 
 from mmwsss.registry import TRANSFORMS
+from mmwsss.utils.exif import TRANSPOSING_ORIENTATIONS, read_orientation
 from ..voc_image_level import image_labels_from_mask
 
 
@@ -56,25 +58,39 @@ class LoadAnnotations(MMSegLoadAnnotations):
                              'may be truncated or not a PNG') from e
         # ori_shape: the image as loaded (in mmseg's TTA pipeline masks load after a resize)
         check_label_map(results['gt_seg_map'], path, results.get('ori_shape'),
-                        results.get('num_classes'), self.ignore_index)
+                        results.get('num_classes'), self.ignore_index,
+                        img_path=results.get('img_path'))
         return results
 
 
 def check_label_map(seg: np.ndarray, path: str, image_shape=None, num_classes=None,
-                    ignore_index: int = 255) -> None:
+                    ignore_index: int = 255, img_path: Optional[str] = None) -> None:
     """``ValueError`` naming ``path`` if ``seg`` cannot be the label map of an image of
-    ``image_shape`` (height, width) with ``num_classes`` classes."""
+    ``image_shape`` (height, width) with ``num_classes`` classes. A mask that fits the image
+    turned back by its EXIF orientation (``img_path``) is said to be one."""
     if seg.ndim != 2:
         raise ValueError(f'mask {path} decodes to shape {seg.shape}: a label PNG holds one '
                          'class index per pixel (palette or grayscale), not colours')
     if image_shape is not None and seg.shape != tuple(image_shape[:2]):
         raise ValueError(f'mask {path} is {seg.shape[1]}x{seg.shape[0]} but its image is '
-                         f'{image_shape[1]}x{image_shape[0]} (width x height)')
+                         f'{image_shape[1]}x{image_shape[0]} (width x height)'
+                         f'{_exif_hint(img_path, seg.shape) if img_path else ""}')
     if num_classes:
         bad = np.unique(seg[(seg >= num_classes) & (seg != ignore_index)])
         if bad.size:
             raise ValueError(f'mask {path} holds values {bad[:8].tolist()}: labels are 0..'
                              f'{num_classes - 1} (background 0) or {ignore_index} (ignore)')
+
+
+def _exif_hint(img_path: str, mask_shape) -> str:
+    info = read_orientation(img_path)
+    if info is None or info[1] not in TRANSPOSING_ORIENTATIONS or info[0] != mask_shape[::-1]:
+        return ''
+    return (f': {img_path} is stored {info[0][0]}x{info[0][1]} with EXIF orientation '
+            f'{info[1]}, which LoadImageFromFile applies, and the mask follows the stored '
+            'pixels. Turn the mask as the image loads (mmwsss.utils.exif.apply_orientation; '
+            'tools/dataset_converters/coco_to_semantic.py does this for COCO) or load the '
+            "images unturned (LoadImageFromFile color_type='color_ignore_orientation')")
 
 
 @TRANSFORMS.register_module()
