@@ -335,6 +335,35 @@ def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path
         n for n in names if n != bad)
 
 
+def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_path, capsys):
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class InterruptedTestGenerator(BaseLabelGenerator):
+        batches = 0
+
+        def generate(self, data_batch):
+            type(self).batches += 1
+            if type(self).batches == 3:
+                raise KeyboardInterrupt
+            return [np.zeros(img.shape[-2:], np.uint8) for img in data_batch['inputs']]
+
+    cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
+    out = str(tmp_path / 'labels')
+    names = _names(tiny_voc)
+    with pytest.raises(KeyboardInterrupt):
+        generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'), batch_size=2,
+                               num_workers=0)
+    done = [f for f in os.listdir(out) if f.endswith('.png')]
+    assert len(done) == 4 and all(load_label_png(osp.join(out, f)).shape for f in done)
+    assert (f'interrupted: 4 labels written by this run, 0 there before, {len(names) - 4} to '
+            'do; run the same command again' in capsys.readouterr().out)
+    report = generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
+                                    batch_size=2, num_workers=0)
+    assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
+
+
 def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp_path):
     """ids a/x and b/x: two label files where PseudoLabelDataset and eval look for them; a
     split that repeats an id is refused; temp files of an interrupted run are cleared."""

@@ -104,4 +104,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the run said what it wrote and how to go on
+        sys.exit(130)

@@ -211,6 +211,12 @@ def generate_pseudo_labels(cfg: Config,
     try:
         failures = _label_batches(gen, loader, writer, rank == 0 and len(todo),
                                   overlay_dir, num_overlays if overlay_dir else 0, palette)
+    except KeyboardInterrupt:  # Ctrl-C: finish the labels made so far, say how to go on
+        writer.close()
+        print_log(f'\n[rank {rank}] interrupted: {writer.written} labels written by this run, '
+                  f'{skipped} there before, {len(todo) - writer.written} to do; run the same '
+                  'command again to label the rest', logger='current', level=logging.WARNING)
+        raise
     finally:
         writer.close()
     failures += writer.failures
