@@ -442,6 +442,17 @@ def test_missing_files_are_clear_errors(tiny_voc, tiny_models, tmp_path):
     half = dict(tiny_models, detector_checkpoint=str(tmp_path / 'gdino_half.pth'))
     with pytest.raises(ValueError, match=r"gdino_half.pth: \d+ of the detector's \d+ weights"):
         _build(tiny_voc, half)
+    # a BERT of another width than the checkpoint's text path: the BERT folder is named
+    from transformers import BertConfig, BertModel
+    wide = str(tmp_path / 'bert_wide')
+    shutil.copytree(tiny_models['text_encoder'], wide)
+    BertModel(BertConfig(vocab_size=len(VOCAB), hidden_size=48, num_hidden_layers=1,
+                         num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=64)).save_pretrained(wide)
+    with pytest.raises(ValueError, match=r'weights have other shapes than the model .*'
+                                         r'text_feat_map.weight \(256, 32\) vs \(256, 48\).* '
+                                         r'the text encoder .*bert_wide is not the BERT'):
+        _build(tiny_voc, dict(tiny_models, text_encoder=wide))
     with pytest.raises(ValueError, match='box_threshold 1.5: token probabilities lie in 0..1'):
         _build(tiny_voc, tiny_models, box_threshold=1.5)
     # options of other generators: named, not an internal TypeError

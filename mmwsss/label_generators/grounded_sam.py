@@ -317,6 +317,7 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
         if not set(state) & set(own):
             raise ValueError(f'{checkpoint}: none of its weights fit the Grounding DINO model '
                              '(is it an mmdet Grounding DINO checkpoint?)')
+        check_weight_shapes(state, own, checkpoint, cfg['language_model'].get('name'))
         missing, unexpected = model.load_state_dict(state, strict=False)
         # BERT may load from its own folder (text_encoder); the detector itself must be there.
         # A few keys may differ between mmdet versions; most of it missing is another file.
@@ -333,6 +334,24 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
     model = model.to(device or 'cpu').eval()
     use_pytorch_deform_attn_without_cuda_ops(torch.device(device or 'cpu'))
     return model
+
+
+def check_weight_shapes(state: dict, own: dict, checkpoint: str, text_encoder: str) -> None:
+    """Weights of ``checkpoint`` whose shapes differ from the built model's are an error
+    naming them (``load_state_dict`` would fail with a bare size mismatch); where the text
+    path differs, the BERT folder is named: its width must be the checkpoint's."""
+    wrong = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state.items()
+             if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
+    if not wrong:
+        return
+    wrong.sort(key=lambda w: w[0].startswith('language_model.'))  # BERT's own weights last
+    listed = ', '.join(f'{k} {a} vs {b}' for k, a, b in wrong[:3])
+    text = [k for k, _, _ in wrong if k.startswith(('language_model.', 'text_feat_map.'))]
+    hint = (f'; the text encoder {text_encoder} is not the BERT the checkpoint was trained '
+            'with (mmdet Grounding DINO: bert-base-uncased, 768 wide)' if text else
+            '; is the model config the one the checkpoint was trained with?')
+    raise ValueError(f'Grounding DINO checkpoint {checkpoint}: {len(wrong)} weights have '
+                     f'other shapes than the model (checkpoint vs model: {listed}){hint}')
 
 
 def use_pytorch_deform_attn_without_cuda_ops(device: torch.device) -> bool:
