@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The built-in demo on the synthetic set (2 CPU cores, ~15 min): CAM baseline → CAM mIoU →
+# The built-in demo on the synthetic set (2 CPU cores, about 9 min): CAM baseline → CAM mIoU →
 # pseudo-labels (+overlays) → DeepLab-v2 on pseudo-labels and on true masks → one table.
 # Every step is a command a user would run; re-running resumes finished steps.
 #   bash tools/demo.sh [WORK_DIR]
