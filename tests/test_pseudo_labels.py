@@ -1,11 +1,14 @@
 """Label writing: values, resume, atomicity, bad inputs, sharding over ranks."""
+import io
 import json
+import logging
 import os
 import os.path as osp
 import shutil
 
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
 
 from conftest import CAM_CFG, ROOT, SEG_PL_CFG, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
@@ -335,7 +338,7 @@ def test_an_image_that_breaks_the_generator_costs_only_itself(tiny_voc, tmp_path
         n for n in names if n != bad)
 
 
-def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_path, capsys):
+def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_path):
     from mmwsss.label_generators.base import BaseLabelGenerator
     from mmwsss.registry import LABEL_GENERATORS
 
@@ -352,13 +355,20 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
     out = str(tmp_path / 'labels')
     names = _names(tiny_voc)
-    with pytest.raises(KeyboardInterrupt):
-        generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'), batch_size=2,
-                               num_workers=0)
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
+                                   batch_size=2, num_workers=0)
+    finally:
+        logger.removeHandler(handler)
     done = [f for f in os.listdir(out) if f.endswith('.png')]
     assert len(done) == 4 and all(load_label_png(osp.join(out, f)).shape for f in done)
     assert (f'interrupted: 4 labels written by this run, 0 there before, {len(names) - 4} to '
-            'do; run the same command again' in capsys.readouterr().out)
+            'do; run the same command again' in log.getvalue())
     report = generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
                                     batch_size=2, num_workers=0)
     assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
