@@ -3,8 +3,14 @@
 Importing the package registers every mmwsss component in the ``mmwsss`` scope, so an mmseg
 project can use them after ``custom_imports = dict(imports=['mmwsss'])``.
 """
-import mmseg.visualization  # noqa: F401  (fills the parent registries we fall back to)
-from mmseg.utils import register_all_modules
+import warnings
+
+# mmengine 0.10.7 finds installed packages (``mmseg::`` configs) with pkg_resources, which warns
+# on import that it is deprecated; the stack pins setuptools < 81, where it still works
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
+
+import mmseg.visualization  # noqa: E402,F401  (fills the parent registries we fall back to)
+from mmseg.utils import register_all_modules  # noqa: E402
 
 register_all_modules(init_default_scope=False)
 

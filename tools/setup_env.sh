@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 CACHE=${MMWSSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmwsss}
 WHEELS="$CACHE/wheels"
 STAMP="$VENV/.mmwsss-stack"
-BASE_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v1"
+BASE_ID="torch2.14.1-tv0.29.1-mmcv2.1.0-mmseg1.2.2-mmdet3.3.0-v2"
 CUDA_OPS=$([ "${FORCE_CUDA:-0}" = 1 ] && echo 1 || true)  # as mmcv's setup.py reads it
 STACK_ID="$BASE_ID${CUDA_OPS:+-cuda-ops}"  # FORCE_CUDA=1 on a CPU-ops venv installs the CUDA ops
 mkdir -p "$WHEELS"
@@ -71,7 +71,6 @@ PYEOF
   cp "$built" "$dest/.tmp.whl" && mv "$dest/.tmp.whl" "$dest/$(basename "$built")"
   MMCV_WHEEL="$dest/$(basename "$built")"
   rm -rf "$BUILD"
-  pip_install -q 'setuptools>=77'  # what torch asks for, now that mmcv is built
   echo ">> cached $MMCV_WHEEL"
 fi
 echo ">> mmcv from $MMCV_WHEEL"

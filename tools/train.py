@@ -3,9 +3,8 @@ import argparse
 
 from mmengine.runner import Runner
 
-from mmwsss.apis.precision import PRECISIONS, apply_training_precision
-
 from mmwsss.apis.cli import load_tool_config, tool_parser
+from mmwsss.apis.precision import PRECISIONS, apply_training_precision
 from mmwsss.utils import check_config_checkpoints, prepare_distributed, resume_checkpoint
 
 

@@ -138,20 +138,26 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
 
 
 def check_config_checkpoints(cfg: Config) -> None:
-    """Fail early, before building anything, on ``init_cfg`` checkpoints / ``load_from`` files
-    that a config names but that do not exist (URLs are refused: no network here)."""
+    """Fail early, before building anything, on weights a config names that do not exist:
+    ``init_cfg`` checkpoints (``type='Pretrained'``), ``pretrained=`` paths (mmseg's
+    ``EncoderDecoder(pretrained=...)``, as in mmseg's own configs) and ``load_from``. URLs
+    (``https://``, ``open-mmlab://``, ``torchvision://``, ...) are refused: no network here."""
+
+    def check(ckpt: str, key: str) -> None:
+        if '://' in ckpt:
+            raise MissingFileError(
+                f'{key} is {ckpt!r}: mmwsss does not download weights. Download the file '
+                'once and give its local path (docs/checkpoints.md).')
+        check_checkpoint(ckpt, f'pretrained weights ({key})',
+                         'see docs/checkpoints.md for where to get them, or set '
+                         f'{key}=None to start from random weights')
 
     def visit(node, where):
         if isinstance(node, dict):
             if node.get('type') == 'Pretrained' and node.get('checkpoint'):
-                ckpt = str(node['checkpoint'])
-                if '://' in ckpt:
-                    raise MissingFileError(
-                        f'{where}.checkpoint is {ckpt!r}: mmwsss does not download weights. '
-                        'Download the file once and give its local path (docs/checkpoints.md).')
-                check_checkpoint(ckpt, f'pretrained weights ({where}.checkpoint)',
-                           'see docs/checkpoints.md for where to get them, or set '
-                           f'{where}=None to start from random weights')
+                check(str(node['checkpoint']), f'{where}.checkpoint')
+            if isinstance(node.get('pretrained'), str) and node['pretrained']:
+                check(node['pretrained'], f'{where}.pretrained')
             for k, v in node.items():
                 visit(v, f'{where}.{k}' if where else k)
         elif isinstance(node, (list, tuple)):
