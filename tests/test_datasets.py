@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import shutil
 
+import mmcv
 import numpy as np
 import pytest
 
@@ -35,6 +36,27 @@ def test_synthetic_set_is_rewritten_when_incomplete_and_checks_its_arguments(tmp
     original = open(jpg, 'rb').read()
     os.remove(jpg)  # a file lost after the set was made: a re-run restores it
     make_synthetic_voc(root, num_train=3, num_val=2, size=32)
+    assert open(jpg, 'rb').read() == original
+    # a rebuild with other settings, interrupted: the old stamp must not vouch for the mix
+    import mmwsss.datasets.synthetic as synthetic
+    real_render, calls = synthetic.render_sample, []
+
+    def render_then_stop(*args):
+        calls.append(args)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real_render(*args)
+    synthetic.render_sample = render_then_stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            make_synthetic_voc(root, num_train=3, num_val=2, size=48)
+    finally:
+        synthetic.render_sample = real_render
+    assert not osp.exists(osp.join(root, 'meta.json'))
+    assert not [f for f in os.listdir(osp.join(root, 'JPEGImages')) if not f.endswith('.jpg')]
+    make_synthetic_voc(root, num_train=3, num_val=2, size=32)  # rebuilt, not trusted
+    assert {mmcv.imread(osp.join(root, 'JPEGImages', f)).shape[:2]
+            for f in os.listdir(osp.join(root, 'JPEGImages'))} == {(32, 32)}
     assert open(jpg, 'rb').read() == original
     with pytest.raises(ValueError, match='size 13'):
         make_synthetic_voc(str(tmp_path / 'small'), num_train=3, num_val=2, size=13)

@@ -282,6 +282,12 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
     # two configs of the same file name would share a work dir (and one's checkpoint)
     proc = run_tool('tools/compare_cam_methods.py', 'a/cam.py', 'b/cam.py', check=False)
     assert proc.returncode == 2 and 'same file name (cam)' in proc.stderr
+    # a metrics file that could not be written is named before the evaluation, not after it
+    metrics.write_text('{}')
+    proc = run_tool('tools/eval_labels.py', CAM_CFG, str(tmp_path / 'labels'),
+                    '--out-metrics', str(metrics / 'x.json'), check=False)
+    assert proc.returncode != 0 and '--out-metrics folder' in proc.stderr
+    assert 'pseudo-label' not in proc.stderr  # it stopped before looking at the labels
 
 
 def test_batches_hold_images_of_one_size(tmp_path):
@@ -374,6 +380,12 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
 
 
+def test_pictures_of_images_with_one_file_name_do_not_overwrite_each_other():
+    from mmwsss.visualization import unique_names
+    assert unique_names(['d/a/x.jpg', 'd/b/x.jpg', 'd/b/y.png']) == ['a/x', 'b/x', 'y']
+    assert unique_names(['/p/x.jpg', '/q/y.jpg']) == ['x', 'y']
+
+
 def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp_path):
     """ids a/x and b/x: two label files where PseudoLabelDataset and eval look for them; a
     split that repeats an id is refused; temp files of an interrupted run are cleared."""
@@ -409,8 +421,9 @@ def test_labels_are_named_by_split_id_so_subfolders_do_not_collide(tiny_voc, tmp
     os.makedirs(out / 'a')
     (out / 'a' / '.tmp-killed.part').write_bytes(b'half a png')
     report = generate_pseudo_labels(cfg, str(out), dict(type='FirstLabelTestGenerator'),
-                                    num_workers=0)
+                                    num_workers=0, overlay_dir=str(tmp_path / 'ov'))
     assert report['written'] == 2 and not (out / 'a' / '.tmp-killed.part').exists()
+    assert (tmp_path / 'ov/a/x.png').is_file() and (tmp_path / 'ov/b/x.png').is_file()
     a, b = load_label_png(str(out / 'a/x.png')), load_label_png(str(out / 'b/x.png'))
     assert a.max() != b.max()  # each image its own file
     dataset_cfg = dict(cfg.pseudo_label_dataloader.dataset, type='SyntheticPseudoLabelDataset',

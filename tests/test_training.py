@@ -48,6 +48,43 @@ def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
     assert float(steps[0]) == 4
 
 
+def test_ctrl_c_saves_the_interrupted_iteration_and_resume_goes_on(tiny_voc, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it, loader workers included)
+    saves the iteration it stops, whatever the checkpoint interval; --resume goes on."""
+    import re
+    import signal
+    import time
+    work = str(tmp_path / 'w')
+    opts = tiny_overrides(tiny_voc, iters=500)
+    opts.update({'default_hooks.checkpoint.interval': 500, 'train_dataloader.num_workers': 2,
+                 'train_dataloader.persistent_workers': True})
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, 'tools/train.py', CAM_CFG, '--work-dir', work,
+                             *as_cli(opts)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = ''
+    deadline = time.time() + 300
+    while 'Iter(train) [  3/500]' not in log and time.time() < deadline:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, log[-3000:]
+        log += line
+    os.killpg(proc.pid, signal.SIGINT)
+    log += proc.communicate(timeout=300)[0]
+    assert proc.returncode == 130, log[-3000:]
+    stopped = int(re.search(r'interrupted after iteration (\d+): saved', log).group(1))
+    assert 3 <= stopped < 500 and 'Traceback' not in log
+    saved = torch.load(osp.join(work, f'iter_{stopped}.pth'), weights_only=True)
+    assert saved['meta']['iter'] == stopped and saved['optimizer']['state']
+    assert open(osp.join(work, 'last_checkpoint')).read().endswith(f'iter_{stopped}.pth')
+    opts.update({'train_cfg.max_iters': stopped + 2, 'train_cfg.val_interval': stopped + 2,
+                 'param_scheduler.1.end': stopped + 2, 'train_dataloader.num_workers': 0,
+                 'train_dataloader.persistent_workers': False})
+    resumed = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts))
+    assert f'resumed epoch: 0, iter: {stopped}' in resumed.stdout + resumed.stderr
+    assert torch.load(osp.join(work, f'iter_{stopped + 2}.pth'),
+                      weights_only=True)['meta']['iter'] == stopped + 2
+
+
 def test_two_process_gloo_training(tiny_voc, tmp_path):
     """Two ranks through MMEngine's launcher, channels_last on: the model is converted before
     DDP wraps it (the ChannelsLastHook would refuse otherwise)."""

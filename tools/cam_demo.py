@@ -2,7 +2,9 @@
 import argparse
 import sys
 
+from mmwsss.apis.cli import run_main
 from mmwsss.apis.inference import init_cam_model, save_cam_demo
+from mmwsss.visualization import unique_names
 
 
 def main():
@@ -19,9 +21,11 @@ def main():
     args = parser.parse_args()
     model = init_cam_model(args.config, args.checkpoint, args.device)
     failed = 0
-    for img in args.images:  # a bad image costs only its own picture
+    # a bad image costs only its own picture; images of one name (a/x.jpg, b/x.jpg) get
+    # pictures of their own (a/x.png, b/x.png)
+    for img, name in zip(args.images, unique_names(args.images)):
         try:
-            print(save_cam_demo(model, img, args.out_dir, args.classes))
+            print(save_cam_demo(model, img, args.out_dir, args.classes, name))
         except (OSError, ValueError) as e:
             print(f'{img}: {e}', file=sys.stderr)
             failed += 1
@@ -30,4 +34,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'the pictures written so far are kept')

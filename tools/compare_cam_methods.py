@@ -3,8 +3,10 @@
     python tools/compare_cam_methods.py CFG [CFG ...] --work-dir work_dirs/compare
 
 Each config: tools/train.py --resume (finished runs are not retrained), then
-tools/test.py --split train (CAM mIoU sweep + boundary F). The table goes to stdout and to
-WORK_DIR/table.md. Extra --cfg-options apply to every config.
+tools/test.py --split train (CAM mIoU sweep + boundary F; skipped when its metrics are of the
+same checkpoint). The table goes to stdout and to WORK_DIR/table.md. Extra --cfg-options
+apply to every config. An interrupted or failed run keeps what it finished: run the same
+command again.
 """
 import argparse
 import json
@@ -13,12 +15,23 @@ import os.path as osp
 import subprocess
 import sys
 
+from mmwsss.apis.cli import run_main
 from mmwsss.apis.report import cam_methods_table
+from mmwsss.utils import dump_json_atomic, write_text_atomic
 
 
 def run(*args: str) -> None:
     print('+', ' '.join(args), flush=True)
-    subprocess.run([sys.executable, *args], check=True)
+    proc = subprocess.run([sys.executable, *args])
+    if proc.returncode:
+        sys.exit(f'{osp.basename(args[0])} {args[1]} stopped (exit status {proc.returncode}); '
+                 'finished steps are kept: run the same command again to go on')
+
+
+def checkpoint_id(ckpt: str) -> dict:
+    """What identifies a checkpoint file: its path, size and modification time."""
+    return dict(checkpoint=osp.abspath(ckpt), size=osp.getsize(ckpt),
+                mtime=osp.getmtime(ckpt))
 
 
 def main():
@@ -40,17 +53,27 @@ def main():
         run(osp.join(tools, 'train.py'), cfg, '--work-dir', work, '--resume', *opts)
         with open(osp.join(work, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
-        metrics = osp.join(work, 'train_metrics.json')
-        run(osp.join(tools, 'test.py'), cfg, ckpt, '--split', 'train', '--work-dir', work,
-            '--out-metrics', metrics, *opts)
+        metrics, source = (osp.join(work, n) for n in ('train_metrics.json', 'metrics_of.json'))
+        if not (osp.isfile(metrics) and _read_json(source) == checkpoint_id(ckpt)):
+            run(osp.join(tools, 'test.py'), cfg, ckpt, '--split', 'train', '--work-dir', work,
+                '--out-metrics', metrics, *opts)
+            dump_json_atomic(checkpoint_id(ckpt), source)
         with open(metrics) as f:
             results[name] = json.load(f)
     table = cam_methods_table(results)
     print(table)
     os.makedirs(args.work_dir, exist_ok=True)
-    with open(osp.join(args.work_dir, 'table.md'), 'w') as f:
-        f.write(table + '\n')
+    write_text_atomic(table + '\n', osp.join(args.work_dir, 'table.md'))
+
+
+def _read_json(path: str):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'finished trainings and evaluations are kept; run the same command again '
+                   'to go on')

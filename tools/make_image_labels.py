@@ -2,6 +2,7 @@
 import argparse
 import os.path as osp
 
+from mmwsss.apis.cli import run_main
 from mmwsss.datasets.converters import write_image_labels
 
 
@@ -21,4 +22,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'nothing was written (the labels file is written whole, at the end); run '
+                   'the same command again')

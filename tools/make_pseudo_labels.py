@@ -16,7 +16,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
 from mmwsss.apis import generate_pseudo_labels
-from mmwsss.apis.cli import load_tool_config, tool_parser
+from mmwsss.apis.cli import load_tool_config, run_main, tool_parser
 from mmwsss.utils import init_distributed
 
 
@@ -104,7 +104,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except KeyboardInterrupt:  # the run said what it wrote and how to go on
-        sys.exit(130)
+    run_main(main)  # on Ctrl-C the run says what it wrote and how to go on

@@ -1,6 +1,7 @@
 """Generate the built-in synthetic WSSS dataset (VOC layout); a no-op if already there."""
 import argparse
 
+from mmwsss.apis.cli import run_main
 from mmwsss.datasets import make_synthetic_voc
 
 
@@ -17,4 +18,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'the set is incomplete (no meta.json); run the same command again')

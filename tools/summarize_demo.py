@@ -2,7 +2,9 @@
 import argparse
 import os.path as osp
 
+from mmwsss.apis.cli import run_main
 from mmwsss.apis.report import demo_table
+from mmwsss.utils import write_text_atomic
 
 
 def main():
@@ -11,9 +13,8 @@ def main():
     args = parser.parse_args()
     table = demo_table(args.work_dir)
     print(table)
-    with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
-        f.write(table + '\n')
+    write_text_atomic(table + '\n', osp.join(args.work_dir, 'results.md'))
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'nothing was written')

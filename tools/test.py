@@ -4,7 +4,8 @@ import os.path as osp
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import apply_test_options, load_tool_config, require_masks, tool_parser
+from mmwsss.apis.cli import (apply_test_options, load_tool_config, require_masks, run_main,
+                             tool_parser)
 from mmwsss.utils import (check_checkpoint, check_writable_dir, dump_json_atomic,
                           load_trained_checkpoint, prepare_distributed)
 
@@ -50,4 +51,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'nothing was scored; --out / --show-dir hold the images done so far; run '
+                   'the same command again')

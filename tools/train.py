@@ -3,7 +3,7 @@ import argparse
 
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import load_tool_config, tool_parser
+from mmwsss.apis.cli import add_interrupt_checkpoint, load_tool_config, run_main, tool_parser
 from mmwsss.apis.precision import PRECISIONS, apply_training_precision
 from mmwsss.utils import check_config_checkpoints, prepare_distributed, resume_checkpoint
 
@@ -33,8 +33,9 @@ def main():
             cfg.resume, cfg.load_from = True, checkpoint
     check_config_checkpoints(cfg)
     prepare_distributed(cfg, args.launcher)
+    add_interrupt_checkpoint(cfg)
     Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'go on from the last checkpoint with tools/train.py CONFIG --resume')

@@ -3,9 +3,30 @@ import argparse
 import os
 import os.path as osp
 import warnings
-from typing import Optional
+import sys
+from typing import Callable, Optional
 
 from mmengine.config import Config, DictAction
+
+
+def run_main(main: Callable[[], object], on_interrupt: Optional[str] = None) -> None:
+    """Run a tool's ``main``; Ctrl-C ends it with exit status 130 and one line saying what was
+    kept and how to go on (``on_interrupt``; None when the tool said so itself), instead of a
+    traceback through whatever was running."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        if on_interrupt:
+            print(f'\ninterrupted: {on_interrupt}', file=sys.stderr, flush=True)
+        sys.exit(130)
+
+
+def add_interrupt_checkpoint(cfg: Config) -> None:
+    """Ctrl-C in training saves the iteration it interrupts
+    (``mmwsss.CheckpointOnInterruptHook``), whatever the config; listed once."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(str(h.get('type', '')).endswith('CheckpointOnInterruptHook') for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='mmwsss.CheckpointOnInterruptHook')]
 
 
 def tool_parser(description: str, launcher: bool = True) -> argparse.ArgumentParser:

@@ -76,13 +76,15 @@ def inference_cam(model: torch.nn.Module, img: Union[str, np.ndarray],
 
 
 def save_cam_demo(model: torch.nn.Module, img: str, out_dir: str,
-                  classes: Optional[Sequence[str]] = None) -> str:
+                  classes: Optional[Sequence[str]] = None, name: Optional[str] = None) -> str:
     """Run ``inference_cam`` on an image file and write image | label overlay | one CAM
-    heatmap per kept class to ``out_dir/<image name>.png``; returns the path."""
+    heatmap per kept class to ``out_dir/<name>.png`` (default: the image's name); returns
+    the path."""
     from mmwsss.visualization import save_cam_and_label_overlay
     sample = inference_cam(model, img, classes)
     label = sample.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
     cams = sample.pred_cam.data.float().cpu().numpy()
     palette = model.dataset_meta.get('palette') or DATASETS.get(
         model.cfg.pseudo_label_dataloader.dataset.type).METAINFO['palette']
-    return save_cam_and_label_overlay(osp.abspath(img), label, cams, palette, out_dir)
+    return save_cam_and_label_overlay(osp.abspath(img), label, cams, palette, out_dir,
+                                      name=name)

@@ -209,8 +209,10 @@ def generate_pseudo_labels(cfg: Config,
     writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen),
                          lambda ds: path_of[ds.img_path], palette)
     try:
-        failures = _label_batches(gen, loader, writer, rank == 0 and len(todo),
-                                  overlay_dir, num_overlays if overlay_dir else 0, palette)
+        failures = _label_batches(
+            gen, loader, writer, rank == 0 and len(todo), overlay_dir,
+            num_overlays if overlay_dir else 0, palette,
+            lambda ds: osp.splitext(osp.relpath(path_of[ds.img_path], out_dir))[0])
     except KeyboardInterrupt:  # Ctrl-C: finish the labels made so far, say how to go on
         writer.close()
         print_log(f'\n[rank {rank}] interrupted: {writer.written} labels written by this run, '
@@ -256,9 +258,11 @@ def _label_targets(dataset, out_dir: str) -> Dict[int, str]:
 
 
 def _label_batches(gen, loader, writer: 'LabelWriter', progress_total: int,
-                   overlay_dir: Optional[str], overlays_left: int, palette) -> List[dict]:
+                   overlay_dir: Optional[str], overlays_left: int, palette,
+                   overlay_name: Optional[Callable] = None) -> List[dict]:
     """Label every batch of ``loader`` into ``writer`` (with a progress bar of
-    ``progress_total`` images if nonzero, and the first overlays); returns the failures."""
+    ``progress_total`` images if nonzero, and the first overlays, named by
+    ``overlay_name(data_sample)``); returns the failures."""
     failures = []
     progress = ProgressBar(progress_total) if progress_total else None
     for batch in loader:
@@ -272,7 +276,7 @@ def _label_batches(gen, loader, writer: 'LabelWriter', progress_total: int,
                     writer.submit(ds, label)
             if overlays_left > 0 and any(lab is not None for lab in labels):
                 overlays_left -= _write_overlays(overlay_dir, samples, labels, cams, palette,
-                                                 overlays_left)
+                                                 overlays_left, overlay_name)
         if progress is not None:
             for _ in range(len(samples) + len(errors)):
                 progress.update()
@@ -376,7 +380,10 @@ def _merge_reports(out_dir: str, world_size: int, total: int) -> Dict:
     return report
 
 
-def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int) -> int:
+def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int,
+                    name_of: Callable) -> int:
+    """Pictures of the first ``budget`` labelled images, named as their labels (an id
+    ``a/x`` gives ``a/x.png``, so images of one file name in two folders keep both)."""
     from mmwsss.visualization import save_cam_and_label_overlay
     n = 0
     for ds, label, cam in zip(samples, labels, cams or [None] * len(labels)):
@@ -385,6 +392,7 @@ def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int) ->
         if label is None:
             continue
         gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
-        save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir, gt)
+        save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir, gt,
+                                   name_of(ds))
         n += 1
     return n

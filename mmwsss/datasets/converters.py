@@ -8,7 +8,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from mmwsss.utils.exif import TRANSPOSING_ORIENTATIONS, apply_orientation, read_orientation
-from mmwsss.utils.io import dump_json_atomic, load_label_png, save_label_png
+from mmwsss.utils.io import (dump_json_atomic, load_label_png, remove_stale_temp_files,
+                             save_label_png, write_text_atomic)
 from .voc_image_level import image_labels_from_mask, voc_palette
 
 
@@ -54,6 +55,7 @@ def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
     cat_to_label = {cat: i + 1 for i, cat in enumerate(sorted(coco.getCatIds()))}
     out_dir = osp.join(data_root, 'SegmentationClass', split)
     os.makedirs(out_dir, exist_ok=True)
+    remove_stale_temp_files(out_dir)  # of an interrupted run
     names, palette, turned = [], voc_palette(), 0
     img_ids = sorted(coco.getImgIds())
     progress = ProgressBar(len(img_ids))
@@ -80,9 +82,7 @@ def coco_to_semantic(data_root: str, split: str = 'train2014') -> int:
         oriented = mask_as_image_loads(mask, osp.join(data_root, split, info['file_name']))
         turned += oriented is not mask
         save_label_png(oriented, path, palette)
-    os.makedirs(osp.join(data_root, 'ImageSets'), exist_ok=True)
-    with open(osp.join(data_root, 'ImageSets', f'{split}.txt'), 'w') as f:
-        f.write('\n'.join(names) + '\n')
+    write_text_atomic('\n'.join(names) + '\n', osp.join(data_root, 'ImageSets', f'{split}.txt'))
     if turned:
         print_log(f'{turned} masks turned to the EXIF orientation of their images', 'current')
     return len(names)

@@ -9,7 +9,7 @@ fire on the most discriminative parts (texture centres) and to blur object edges
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -123,7 +123,8 @@ def make_synthetic_voc(root: str,
     Layout: ``JPEGImages/*.jpg``, ``SegmentationClassAug/*.png`` (palette PNGs of class
     indices), ``ImageSets/Segmentation/{train_aug,train,val}.txt`` and ``cls_labels.json``.
     """
-    from mmwsss.utils.io import save_label_png
+    from mmwsss.utils.io import (atomic_write, dump_json_atomic, save_label_png,
+                                 write_text_atomic)
     if size < 32 or num_train < 1 or num_val < 1:
         raise ValueError(f'synthetic set: size {size} (at least 32), num_train {num_train} and '
                          f'num_val {num_val} (at least 1)')
@@ -133,10 +134,12 @@ def make_synthetic_voc(root: str,
     stamp = osp.join(root, 'meta.json')
     meta = dict(num_train=num_train, num_val=num_val, size=size, seed=seed, version=1)
     names = splits['train_aug'] + splits['val']
-    if osp.isfile(stamp) and json.load(open(stamp)) == meta and all(
+    if _read_stamp(stamp) == meta and all(
             osp.isfile(osp.join(root, 'JPEGImages', n + '.jpg')) and
             osp.isfile(osp.join(root, 'SegmentationClassAug', n + '.png')) for n in names):
         return {k: len(v) for k, v in splits.items()}
+    if osp.isfile(stamp):  # the set is rewritten: until the new stamp, it is incomplete
+        os.remove(stamp)
     for sub in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, sub), exist_ok=True)
     labels: Dict[str, List[int]] = {}
@@ -144,19 +147,29 @@ def make_synthetic_voc(root: str,
     for split in ('train_aug', 'val'):
         for i, name in enumerate(splits[split]):
             img, mask = render_sample(offsets[split] + i, size, seed)
-            cv2.imwrite(osp.join(root, 'JPEGImages', name + '.jpg'), img[..., ::-1],
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            ok, jpeg = cv2.imencode('.jpg', img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise RuntimeError(f'OpenCV could not encode synthetic image {name}')
+            with atomic_write(osp.join(root, 'JPEGImages', name + '.jpg')) as tmp:
+                jpeg.tofile(tmp)
             save_label_png(mask, osp.join(root, 'SegmentationClassAug', name + '.png'),
                            voc_palette())
             labels[name] = sorted(int(c) for c in np.unique(mask) if c != 0)
     for split, names in splits.items():
-        with open(osp.join(root, 'ImageSets/Segmentation', split + '.txt'), 'w') as f:
-            f.write('\n'.join(names) + '\n')
-    with open(osp.join(root, 'cls_labels.json'), 'w') as f:
-        json.dump(labels, f)
-    with open(stamp, 'w') as f:
-        json.dump(meta, f)
+        write_text_atomic('\n'.join(names) + '\n',
+                          osp.join(root, 'ImageSets/Segmentation', split + '.txt'))
+    dump_json_atomic(labels, osp.join(root, 'cls_labels.json'))
+    dump_json_atomic(meta, stamp)  # last: the set is complete
     return {k: len(v) for k, v in splits.items()}
+
+
+def _read_stamp(path: str) -> Optional[dict]:
+    """The settings a complete set was written with; None if absent or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 @DATASETS.register_module()

@@ -1,10 +1,11 @@
-"""Small I/O helpers: atomic writes of palette PNGs and JSON."""
+"""Small I/O helpers: atomic writes of palette PNGs, JSON, text and other files."""
 import json
 import math
 import os
 import os.path as osp
 import tempfile
-from typing import Any, List, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -23,6 +24,26 @@ def _atomic_target(path: str):
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)  # the mode open() gives; mkstemp's 0600 survives a rename
     return tmp
+
+
+@contextmanager
+def atomic_write(path: str) -> Iterator[str]:
+    """``with atomic_write(path) as tmp:`` write ``tmp``; it becomes ``path`` only when the
+    block ends without an error. A reader never sees a half-written file: an interrupted run
+    leaves either no file (or the previous one) or a complete one."""
+    tmp = _atomic_target(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text_atomic(text: str, path: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_write(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
 
 
 def _read_umask() -> int:
@@ -105,13 +126,8 @@ def save_label_png(label: np.ndarray, path: str, palette: Optional[Sequence] = N
         flat[:len(pal)] = pal
     flat[255] = (224, 224, 192)  # VOC's colour for 'ignore'
     img.putpalette(flat.flatten().tolist())
-    tmp = _atomic_target(path)
-    try:
+    with atomic_write(path) as tmp:
         img.save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def load_label_png(path: str) -> np.ndarray:
@@ -151,14 +167,8 @@ def _read_label_png(path: str) -> np.ndarray:
 def dump_json_atomic(obj: Any, path: str) -> None:
     """Write ``obj`` as strict JSON, atomically: numpy / torch scalars as numbers, NaN and
     infinities (an mIoU with nothing to score) as null, which every JSON parser reads."""
-    tmp = _atomic_target(path)
-    try:
-        with open(tmp, 'w') as f:
-            json.dump(_finite(obj), f, indent=2, allow_nan=False)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as tmp, open(tmp, 'w') as f:
+        json.dump(_finite(obj), f, indent=2, allow_nan=False)
 
 
 def _finite(obj: Any):

@@ -1,11 +1,13 @@
 """Pictures a person looks at: CAM heatmaps and label overlays."""
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
 import mmcv
 import numpy as np
+
+from mmwsss.utils.io import atomic_write
 
 
 def colorize_label(label: np.ndarray, palette: Sequence) -> np.ndarray:
@@ -34,9 +36,11 @@ def label_overlay(img: np.ndarray, label: np.ndarray, palette: Sequence,
 
 def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[np.ndarray],
                                palette: Sequence, out_dir: str,
-                               gt: Optional[np.ndarray] = None) -> str:
-    """Write ``<name>.png``: image | label overlay | [true-mask overlay] | one CAM heatmap per
-    present class. Small images are enlarged (nearest) so the panels are readable.
+                               gt: Optional[np.ndarray] = None,
+                               name: Optional[str] = None) -> str:
+    """Write ``out_dir/<name>.png`` (default name: the image's file name without suffix):
+    image | label overlay | [true-mask overlay] | one CAM heatmap per present class, written
+    atomically. Small images are enlarged (nearest) so the panels are readable.
 
     ``cams`` is (C, H, W) normalised CAMs of the foreground classes (absent ones all zero).
     """
@@ -52,7 +56,24 @@ def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[
     zoom = max(1, 256 // img.shape[0])
     if zoom > 1:
         row = cv2.resize(row, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-    os.makedirs(out_dir, exist_ok=True)
-    path = osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
-    mmcv.imwrite(row[..., ::-1], path)
+    path = osp.join(out_dir, (name or osp.splitext(osp.basename(img_path))[0]) + '.png')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    ok, png = cv2.imencode('.png', row[..., ::-1])
+    if not ok:
+        raise RuntimeError(f'OpenCV could not encode the picture of {img_path}')
+    with atomic_write(path) as tmp:
+        png.tofile(tmp)
     return path
+
+
+def unique_names(paths: Sequence[str]) -> List[str]:
+    """A picture name per image path: the file name without suffix, or, where several
+    images share it (``a/x.jpg``, ``b/x.jpg``), their path relative to the folder they share
+    without the suffix, so no picture overwrites another."""
+    stems = [osp.splitext(osp.basename(p))[0] for p in paths]
+    shared = {s for s in stems if stems.count(s) > 1}
+    if not shared:
+        return stems
+    root = osp.commonpath([osp.dirname(osp.abspath(p)) for p in paths])
+    return [osp.splitext(osp.relpath(osp.abspath(p), root))[0] if s in shared else s
+            for p, s in zip(paths, stems)]

@@ -1,6 +1,7 @@
 """COCO 2014 instance annotations → semantic masks + split list (docs/datasets.md)."""
 import argparse
 
+from mmwsss.apis.cli import run_main
 from mmwsss.datasets.converters import coco_to_semantic
 
 
@@ -14,4 +15,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'the masks written so far are kept; run the same command again to make '
+                   'the rest')

@@ -4,11 +4,14 @@
         ilsvrc-cls_rna-a1_cls1000_ep-0001.params checkpoints/resnet38d-imagenet.pth
 """
 import argparse
+import os.path as osp
 
 import torch
 
+from mmwsss.apis.cli import run_main
 from mmwsss.models.backbones.resnet38d import ResNet38d
 from mmwsss.models.backbones.resnet38d_weights import convert_resnet38d_mxnet
+from mmwsss.utils import atomic_write, check_writable_dir
 
 
 def main():
@@ -16,11 +19,13 @@ def main():
     parser.add_argument('src', help='MXNet .params file')
     parser.add_argument('dst', help='output .pth')
     args = parser.parse_args()
+    check_writable_dir(osp.dirname(osp.abspath(args.dst)), 'output folder')
     state = convert_resnet38d_mxnet(args.src)
     ResNet38d().load_state_dict(state, strict=True)  # every backbone weight is there
-    torch.save(state, args.dst)
+    with atomic_write(args.dst) as tmp:  # an interrupted save leaves no truncated .pth
+        torch.save(state, tmp)
     print(f'{len(state)} tensors -> {args.dst}')
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main, 'nothing was written; run the same command again')
