@@ -17,7 +17,7 @@ import sys
 
 from mmwsss.apis.cli import run_main
 from mmwsss.apis.report import cam_methods_table
-from mmwsss.utils import dump_json_atomic, write_text_atomic
+from mmwsss.utils import dump_json_atomic, read_json_or_none, write_text_atomic
 
 
 def run(*args: str) -> None:
@@ -54,7 +54,7 @@ def main():
         with open(osp.join(work, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
         metrics, source = (osp.join(work, n) for n in ('train_metrics.json', 'metrics_of.json'))
-        if not (osp.isfile(metrics) and _read_json(source) == checkpoint_id(ckpt)):
+        if not (osp.isfile(metrics) and read_json_or_none(source) == checkpoint_id(ckpt)):
             run(osp.join(tools, 'test.py'), cfg, ckpt, '--split', 'train', '--work-dir', work,
                 '--out-metrics', metrics, *opts)
             dump_json_atomic(checkpoint_id(ckpt), source)
@@ -64,14 +64,6 @@ def main():
     print(table)
     os.makedirs(args.work_dir, exist_ok=True)
     write_text_atomic(table + '\n', osp.join(args.work_dir, 'table.md'))
-
-
-def _read_json(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 if __name__ == '__main__':

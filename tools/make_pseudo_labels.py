@@ -7,7 +7,6 @@ exit status is 1 when any image failed (all others are written). One job per out
 a run clears the temp files an interrupted run left there.
 Multi-GPU / multi-node: tools/dist_pseudo_labels.sh (one shard of images per rank).
 """
-import json
 import os.path as osp
 import sys
 import warnings
@@ -17,7 +16,7 @@ from mmengine.logging import MMLogger
 
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.apis.cli import load_tool_config, run_main, tool_parser
-from mmwsss.utils import init_distributed
+from mmwsss.utils import init_distributed, load_json
 
 
 def parse_args():
@@ -69,12 +68,8 @@ def main():
     if args.checkpoint:
         gen.checkpoint = args.checkpoint
     if args.metrics:
-        with open(args.metrics) as f:
-            try:
-                metrics = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'--metrics {args.metrics} is not valid JSON ({e}); write it '
-                                 'with tools/test.py --out-metrics') from e
+        metrics = load_json(args.metrics, '--metrics', 'write it with tools/test.py '
+                            '--out-metrics')
         if 'bg_threshold' not in metrics:
             raise KeyError(f"{args.metrics} has no 'bg_threshold' (write it with tools/test.py "
                            '--out-metrics on a CAM config, or give --bg-threshold)')

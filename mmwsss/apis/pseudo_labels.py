@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmwsss.datasets.samplers import batches_by_image_size
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
-from mmwsss.utils.io import (check_writable_dir, dump_json_atomic, label_file,
+from mmwsss.utils.io import (check_writable_dir, dump_json_atomic, label_file, load_json,
                              remove_stale_temp_files, save_label_png)
 
 
@@ -105,12 +105,8 @@ def check_label_settings(out_dir: str, gen_cfg: dict, write: bool, labelled: boo
     settings = json.loads(json.dumps(dict(label_generator=_label_relevant(gen_cfg)),
                                      default=str))
     if labelled and osp.isfile(path):
-        with open(path) as f:
-            try:
-                before = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{path} is not valid JSON ({e}); delete it if the labels '
-                                 'in that folder are the ones you want to keep') from e
+        before = load_json(path, 'label settings', 'delete it if the labels in that folder '
+                           'are the ones you want to keep')
         changed = _differences(before, settings)
         if changed:
             raise ValueError(

@@ -10,7 +10,7 @@ from mmengine.utils import ProgressBar
 from mmwsss.utils.exif import TRANSPOSING_ORIENTATIONS, apply_orientation, read_orientation
 from mmwsss.utils.io import (dump_json_atomic, load_label_png, remove_stale_temp_files,
                              save_label_png, write_text_atomic)
-from .voc_image_level import image_labels_from_mask, voc_palette
+from .voc_image_level import image_labels_from_mask, read_split, voc_palette
 
 
 def write_image_labels(data_root: str, split_file: str, mask_dir: str,
@@ -19,7 +19,7 @@ def write_image_labels(data_root: str, split_file: str, mask_dir: str,
     """``{image id: [present foreground classes]}`` from the masks of a split, as JSON.
     With ``num_classes``, a mask value that is no class (nor 255) is an error naming it."""
     split_path = osp.join(data_root, split_file)
-    names = [ln.split()[0] for ln in open(split_path) if ln.strip()]
+    names = read_split(split_path)
     labels, progress = {}, ProgressBar(len(names))
     for name in names:
         path = osp.join(data_root, mask_dir, name + '.png')

@@ -6,16 +6,15 @@ random rectangles, lines and noise that also uses the objects' colours. Masks ar
 A CAM has to find the class-specific shape/texture cues; like on real data it tends to
 fire on the most discriminative parts (texture centres) and to blur object edges.
 """
-import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
 from mmwsss.registry import DATASETS
-from .voc_image_level import VOCImageLevelDataset, voc_palette
+from .voc_image_level import VOCImageLevelDataset, image_labels_from_mask, voc_palette
 
 SYNTHETIC_CLASSES = ('background', 'disk', 'square', 'triangle', 'ring', 'cross')
 # Base colours (RGB) of each class; each object jitters its colour around this.
@@ -123,8 +122,8 @@ def make_synthetic_voc(root: str,
     Layout: ``JPEGImages/*.jpg``, ``SegmentationClassAug/*.png`` (palette PNGs of class
     indices), ``ImageSets/Segmentation/{train_aug,train,val}.txt`` and ``cls_labels.json``.
     """
-    from mmwsss.utils.io import (atomic_write, dump_json_atomic, save_label_png,
-                                 write_text_atomic)
+    from mmwsss.utils.io import (atomic_write, dump_json_atomic, read_json_or_none,
+                                 save_label_png, write_text_atomic)
     if size < 32 or num_train < 1 or num_val < 1:
         raise ValueError(f'synthetic set: size {size} (at least 32), num_train {num_train} and '
                          f'num_val {num_val} (at least 1)')
@@ -134,7 +133,7 @@ def make_synthetic_voc(root: str,
     stamp = osp.join(root, 'meta.json')
     meta = dict(num_train=num_train, num_val=num_val, size=size, seed=seed, version=1)
     names = splits['train_aug'] + splits['val']
-    if _read_stamp(stamp) == meta and all(
+    if read_json_or_none(stamp) == meta and all(
             osp.isfile(osp.join(root, 'JPEGImages', n + '.jpg')) and
             osp.isfile(osp.join(root, 'SegmentationClassAug', n + '.png')) for n in names):
         return {k: len(v) for k, v in splits.items()}
@@ -154,22 +153,13 @@ def make_synthetic_voc(root: str,
                 jpeg.tofile(tmp)
             save_label_png(mask, osp.join(root, 'SegmentationClassAug', name + '.png'),
                            voc_palette())
-            labels[name] = sorted(int(c) for c in np.unique(mask) if c != 0)
+            labels[name] = image_labels_from_mask(mask)
     for split, names in splits.items():
         write_text_atomic('\n'.join(names) + '\n',
                           osp.join(root, 'ImageSets/Segmentation', split + '.txt'))
     dump_json_atomic(labels, osp.join(root, 'cls_labels.json'))
     dump_json_atomic(meta, stamp)  # last: the set is complete
     return {k: len(v) for k, v in splits.items()}
-
-
-def _read_stamp(path: str) -> Optional[dict]:
-    """The settings a complete set was written with; None if absent or unreadable."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 @DATASETS.register_module()

@@ -1,5 +1,4 @@
 """PASCAL VOC 2012 (+SBD aug) with image-level labels for WSSS."""
-import json
 import os.path as osp
 from typing import List, Optional
 
@@ -8,7 +7,7 @@ from mmengine.fileio import get_local_path
 from mmseg.datasets import BaseSegDataset
 
 from mmwsss.registry import DATASETS
-from mmwsss.utils.io import voc_palette
+from mmwsss.utils.io import load_json, voc_palette
 
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
                'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
@@ -59,12 +58,7 @@ class VOCImageLevelDataset(BaseSegDataset):
                 f'image-level labels file {self.img_labels_file} does not exist '
                 '(make it with tools/make_image_labels.py, or leave img_labels_file unset to '
                 'derive labels from the masks)')
-        with open(self.img_labels_file) as f:
-            try:
-                labels = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'image-level labels file {self.img_labels_file} is not valid '
-                                 f'JSON: {e}') from e
+        labels = load_json(self.img_labels_file, 'image-level labels file')
         if not isinstance(labels, dict):
             raise ValueError(f'image-level labels file {self.img_labels_file} holds a '
                              f'{type(labels).__name__}; expected {{"image id": [class indices]}}')
@@ -80,7 +74,7 @@ class VOCImageLevelDataset(BaseSegDataset):
         ann_dir = self.data_prefix.get('seg_map_path', '')
         data_list = []
         with get_local_path(self.ann_file) as local:
-            names = [ln.strip().split()[0] for ln in open(local) if ln.strip()]
+            names = read_split(local)
         if not names:
             raise ValueError(f'split file {self.ann_file} lists no images (one image id per '
                              'line, e.g. 2007_000032)')
@@ -133,6 +127,12 @@ class VOCImageLevelDataset(BaseSegDataset):
     @property
     def num_fg_classes(self) -> int:
         return len(self.metainfo['classes']) - 1
+
+
+def read_split(path: str) -> List[str]:
+    """The image ids of a split file: the first word of every non-empty line."""
+    with open(path) as f:
+        return [ln.split()[0] for ln in f if ln.strip()]
 
 
 def image_labels_from_mask(mask: np.ndarray, ignore_index: int = 255) -> List[int]:

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from mmwsss.datasets.samplers import BATCH_GROUPINGS
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
-from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint
+from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint, strip_module_prefix
 from mmwsss.utils.precision import check_precision, precision_autocast
 from mmwsss.utils.streams import SideStream
 from .base import BaseLabelGenerator
@@ -312,7 +312,7 @@ def build_grounding_dino(detector: dict, checkpoint: Optional[str], text_encoder
     if checkpoint is not None:
         ckpt = _load_checkpoint(checkpoint, map_location='cpu')
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+        state = strip_module_prefix(state)
         own = model.state_dict()
         if not set(state) & set(own):
             raise ValueError(f'{checkpoint}: none of its weights fit the Grounding DINO model '
@@ -482,7 +482,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         self._sam_options = dict(precision=sam_precision, encoder_batch_size=sam_encoder_batch_size,
                                  decoder_batch_size=sam_decoder_batch_size, sdpa=sam_sdpa)
         self.last_captions: List[str] = []  # per image (its prompts joined)
-        self.last_prompts: List[List[str]] = []  # per image, the captions detected
+        self.last_prompts: List[List[str]] = []  # per image, the prompts it was detected with
         self.fallback_count = 0  # images labelled by the fallback (no box passed), so far
         self.last_detections: List[dict] = []
 

@@ -43,6 +43,11 @@ def check_checkpoint(path: str, what: str, hint: str = '') -> str:
     return path
 
 
+def strip_module_prefix(state: dict) -> dict:
+    """``state`` with the ``module.`` prefix that (Distributed)DataParallel adds removed."""
+    return {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+
+
 def load_weights_file(path: str, what: str, torchscript: bool = False) -> dict:
     """The state dict in a local weights file: a plain state dict as released, or one under
     ``state_dict`` / ``model``; with ``torchscript`` also a TorchScript archive (OpenAI CLIP).
@@ -115,7 +120,7 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f'{what} {path} holds no state dict')
-    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    state = strip_module_prefix(state)
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as Runner loads
         model = model.module
     own = model.state_dict()

@@ -164,6 +164,27 @@ def _read_label_png(path: str) -> np.ndarray:
         return label.astype(np.uint8, copy=True)
 
 
+def load_json(path: str, what: str, hint: str = '') -> Any:
+    """The JSON in ``path``; a file that is not valid JSON is a ``ValueError`` naming it as
+    ``what`` (with ``hint``: what to do about it)."""
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{what} {path} is not valid JSON ({e})'
+                             f'{"; " + hint if hint else ""}') from e
+
+
+def read_json_or_none(path: str) -> Any:
+    """The JSON in ``path``, or None if it is missing or unreadable (a stamp or cache file
+    that, when absent or damaged, means "redo")."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def dump_json_atomic(obj: Any, path: str) -> None:
     """Write ``obj`` as strict JSON, atomically: numpy / torch scalars as numbers, NaN and
     infinities (an mIoU with nothing to score) as null, which every JSON parser reads."""

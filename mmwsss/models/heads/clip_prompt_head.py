@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
-from mmwsss.utils.checkpoint import check_file, load_weights_file
+from mmwsss.utils.checkpoint import check_file, load_weights_file, strip_module_prefix
 
 OPEN_CLIP_HINT = ('download the open_clip / OpenAI CLIP weights of the chosen architecture '
                   '(e.g. ViT-B-16 "openai") once on a machine with network and pass '
@@ -64,7 +64,7 @@ def build_open_clip(clip: dict, pretrained: Optional[str] = None) -> nn.Module:
         model = open_clip.model.CLIP(**cfg)
     if pretrained is not None:
         state = load_weights_file(pretrained, 'CLIP weights', torchscript=True)
-        state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+        state = strip_module_prefix(state)
         # OpenAI archives also hold these three scalars, not parameters of open_clip's CLIP
         for key in ('input_resolution', 'context_length', 'vocab_size'):
             state.pop(key, None)
