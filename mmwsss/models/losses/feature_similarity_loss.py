@@ -3,16 +3,16 @@ import math
 from typing import List, Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
+from .weighted_loss import WeightedLoss
 from ..utils import min_max_norm, multi_hot, with_background
 
 
 @MODELS.register_module()
-class FeatureSimilarityLoss(nn.Module):
+class FeatureSimilarityLoss(WeightedLoss):
     """Feature similarity loss of "High-fidelity Pseudo-labels for Boosting Weakly-Supervised
     Segmentation" (Jonnarth & Felsberg 2023), as ``tool/probutils.py:feature_similarity_loss``
     of arvijj/hfpl computes it (dense, ``fast=False``), called as in ``train_cam_voc.py``.
@@ -43,18 +43,12 @@ class FeatureSimilarityLoss(nn.Module):
                  mean: Sequence[float] = (123.675, 116.28, 103.53),
                  std: Sequence[float] = (58.395, 57.12, 57.375),
                  loss_name: str = 'loss_fs') -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         self.mu = mu
         self.sigma = sigma
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self._kernel_key, self._kernel = None, None
-
-    @property
-    def loss_name(self) -> str:
-        return self._loss_name
 
     def spatial_kernel(self, h: int, w: int, device) -> torch.Tensor:
         """``k_ij`` (hw, hw): a Gaussian of the pixel distance, made once per size/device."""
