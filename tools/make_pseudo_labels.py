@@ -9,14 +9,13 @@ Multi-GPU / multi-node: tools/dist_pseudo_labels.sh (one shard of images per ran
 """
 import os.path as osp
 import sys
-import warnings
 
 from mmengine.dist import get_dist_info
 from mmengine.logging import MMLogger
 
-from mmwsss.apis import generate_pseudo_labels
+from mmwsss.apis import apply_label_options, generate_pseudo_labels
 from mmwsss.apis.cli import load_tool_config, run_main, tool_parser
-from mmwsss.utils import init_distributed, load_json
+from mmwsss.utils import init_distributed
 
 
 def parse_args():
@@ -40,50 +39,13 @@ def parse_args():
     return parser.parse_intermixed_args()
 
 
-def check_options_apply(gen_cfg, **given) -> None:
-    """Options that set a parameter the config's generator does not have are an error naming
-    them (e.g. a background threshold for Grounded-SAM, whose thresholds are on boxes)."""
-    import inspect
-
-    from mmwsss.registry import LABEL_GENERATORS
-    cls = LABEL_GENERATORS.get(gen_cfg['type'])
-    if cls is None:
-        return
-    params = inspect.signature(cls.__init__).parameters
-    flags = dict(checkpoint='CKPT', bg_threshold='--bg-threshold / --metrics', crf='--crf')
-    wrong = [flags[k] for k, v in given.items() if v is not None and k not in params]
-    if wrong:
-        raise ValueError(f'{", ".join(wrong)}: {cls.__name__} has no such setting; see its '
-                         'label_generator in the config for what it takes')
-
-
 def main():
     args = parse_args()
     cfg = load_tool_config(args)
     init_distributed(args.launcher, args.backend)
     MMLogger.get_instance('mmwsss', log_level='INFO')
-    gen = cfg.label_generator
-    check_options_apply(gen, checkpoint=args.checkpoint, bg_threshold=(
-        args.bg_threshold if args.metrics is None else args.metrics), crf=args.crf or None)
-    if args.checkpoint:
-        gen.checkpoint = args.checkpoint
-    if args.metrics:
-        metrics = load_json(args.metrics, '--metrics', 'write it with tools/test.py '
-                            '--out-metrics')
-        if 'bg_threshold' not in metrics:
-            raise KeyError(f"{args.metrics} has no 'bg_threshold' (write it with tools/test.py "
-                           '--out-metrics on a CAM config, or give --bg-threshold)')
-        gen.bg_threshold = float(metrics['bg_threshold'])
-    if args.bg_threshold is not None:
-        if not 0 <= args.bg_threshold <= 1:
-            raise ValueError(f'--bg-threshold {args.bg_threshold}: CAMs are normalised to '
-                             '0..1, so the threshold lies in 0..1')
-        gen.bg_threshold = args.bg_threshold
-    if args.crf:
-        gen.crf = gen.get('crf') or dict()
-        if args.metrics or args.bg_threshold is not None:
-            warnings.warn('--crf labels with the CRF background (1 - max CAM) ** alpha; the '
-                          'background threshold of --metrics / --bg-threshold is not used')
+    gen = apply_label_options(cfg.label_generator, args.checkpoint, args.bg_threshold,
+                              args.metrics, args.crf)
     loader = cfg.pseudo_label_dataloader
     report = generate_pseudo_labels(
         cfg, args.out, gen, batch_size=args.batch_size or loader.get('batch_size', 1),

@@ -4,8 +4,7 @@ import os.path as osp
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import (apply_test_options, load_tool_config, require_masks, run_main,
-                             tool_parser)
+from mmwsss.apis.cli import apply_test_options, load_tool_config, run_main, tool_parser
 from mmwsss.utils import (check_checkpoint, check_writable_dir, dump_json_atomic,
                           load_trained_checkpoint, prepare_distributed)
 
@@ -31,14 +30,8 @@ def main():
         check_writable_dir(osp.dirname(osp.abspath(args.out_metrics)), '--out-metrics folder')
     checkpoint = check_checkpoint(args.checkpoint, 'checkpoint to test')
     cfg.load_from, cfg.resume = None, False  # loaded below, whole; nothing else on top
-    if args.split == 'train':
-        if 'pseudo_label_dataloader' not in cfg:
-            raise KeyError(f'{args.config} has no pseudo_label_dataloader: --split train is for '
-                           'CAM / label-generator configs')
-        cfg.test_dataloader = cfg.pseudo_label_dataloader
-        require_masks(cfg.test_dataloader.dataset)  # label generation needs none; scoring does
     apply_test_options(cfg, out=args.out, show_dir=args.show_dir, tta=args.tta,
-                       show_interval=args.show_interval)
+                       show_interval=args.show_interval, split=args.split)
     prepare_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     # every weight of the model from the checkpoint (the Runner's load_from would only warn

@@ -3,9 +3,9 @@ import argparse
 
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import add_interrupt_checkpoint, load_tool_config, run_main, tool_parser
-from mmwsss.apis.precision import PRECISIONS, apply_training_precision
-from mmwsss.utils import check_config_checkpoints, prepare_distributed, resume_checkpoint
+from mmwsss.apis.cli import apply_train_options, load_tool_config, run_main, tool_parser
+from mmwsss.apis.precision import PRECISIONS
+from mmwsss.utils import check_config_checkpoints, prepare_distributed
 
 
 def main():
@@ -22,18 +22,10 @@ def main():
                         help="override the config's channels_last switch")
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
-    if args.precision or args.amp:
-        cfg.train_precision = args.precision or 'bf16'
-    if args.channels_last is not None:
-        cfg.channels_last = args.channels_last
-    apply_training_precision(cfg)
-    if args.resume or args.resume_from:
-        checkpoint = resume_checkpoint(cfg.work_dir, args.resume_from or 'auto')
-        if checkpoint:  # none yet: a fresh start, from the config's load_from if it has one
-            cfg.resume, cfg.load_from = True, checkpoint
+    apply_train_options(cfg, args.precision or ('bf16' if args.amp else None),
+                        args.channels_last, args.resume, args.resume_from)
     check_config_checkpoints(cfg)
     prepare_distributed(cfg, args.launcher)
-    add_interrupt_checkpoint(cfg)
     Runner.from_cfg(cfg).train()
 
 

@@ -1,4 +1,5 @@
-"""Argument parsing shared by the tools (config, overrides, launcher)."""
+"""What the tools share: argument parsing (config, overrides, launcher), the config changes
+their options make, and how they end on Ctrl-C."""
 import argparse
 import os
 import os.path as osp
@@ -19,6 +20,29 @@ def run_main(main: Callable[[], object], on_interrupt: Optional[str] = None) -> 
         if on_interrupt:
             print(f'\ninterrupted: {on_interrupt}', file=sys.stderr, flush=True)
         sys.exit(130)
+
+
+def apply_train_options(cfg: Config, precision: Optional[str] = None,
+                        channels_last: Optional[bool] = None, resume: bool = False,
+                        resume_from: Optional[str] = None) -> Config:
+    """``tools/train.py``'s options on ``cfg``: ``precision`` / ``channels_last`` override the
+    config's switches (then applied: ``apply_training_precision``); ``resume`` continues from
+    the work dir's latest checkpoint, ``resume_from`` from that file (both checked). Without a
+    checkpoint yet, training starts afresh, from the config's ``load_from`` if it has one.
+    Ctrl-C saves the iteration it stops (``add_interrupt_checkpoint``)."""
+    from mmwsss.utils import resume_checkpoint
+    from .precision import apply_training_precision
+    if precision:
+        cfg.train_precision = precision
+    if channels_last is not None:
+        cfg.channels_last = channels_last
+    apply_training_precision(cfg)
+    if resume or resume_from:
+        checkpoint = resume_checkpoint(cfg.work_dir, resume_from or 'auto')
+        if checkpoint:
+            cfg.resume, cfg.load_from = True, checkpoint
+    add_interrupt_checkpoint(cfg)
+    return cfg
 
 
 def add_interrupt_checkpoint(cfg: Config) -> None:
@@ -102,9 +126,12 @@ def require_masks(dataset_cfg: dict) -> dict:
 
 
 def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optional[str] = None,
-                       tta: bool = False, show_interval: int = 1) -> Config:
+                       tta: bool = False, show_interval: int = 1,
+                       split: Optional[str] = None) -> Config:
     """mmseg's ``tools/test.py`` options on ``cfg``, with errors that say what is missing.
 
+    ``split='train'``: score the split that gets pseudo-labels (``pseudo_label_dataloader``,
+    its masks required) instead of ``test_dataloader``, as WSSS papers report CAM quality.
     ``tta``: the model is wrapped in the config's ``tta_model`` and the test images go through
     its ``tta_pipeline`` (multi-scale + flip; the segmentation configs define both).
     ``out``: the segmenter's predictions are written there as label PNGs (mmseg ``IoUMetric``'s
@@ -112,6 +139,12 @@ def apply_test_options(cfg: Config, out: Optional[str] = None, show_dir: Optiona
     overlays painted by the config's visualization hook into this folder, every
     ``show_interval``-th batch (mmseg's hook paints every 50th by default).
     """
+    if split == 'train':
+        if 'pseudo_label_dataloader' not in cfg:
+            raise KeyError(f'{cfg.filename} has no pseudo_label_dataloader: --split train is '
+                           'for CAM / label-generator configs')
+        cfg.test_dataloader = cfg.pseudo_label_dataloader
+        require_masks(cfg.test_dataloader.dataset)  # label generation needs none; scoring does
     if tta:
         missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
         if missing:

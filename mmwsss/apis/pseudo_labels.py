@@ -142,6 +142,55 @@ def _removed_if_failed_empty(folder: str, created: bool):
         raise
 
 
+def apply_label_options(gen_cfg: dict, checkpoint: Optional[str] = None,
+                        bg_threshold: Optional[float] = None, metrics: Optional[str] = None,
+                        crf: bool = False) -> dict:
+    """``tools/make_pseudo_labels.py``'s options on a ``label_generator`` config, in place.
+
+    ``checkpoint``: the model's; ``metrics``: a ``tools/test.py --out-metrics`` JSON whose
+    best ``bg_threshold`` is used; ``bg_threshold`` (0..1) overrides it; ``crf``: refine with
+    a dense CRF. An option the generator has no parameter for (a background threshold for
+    Grounded-SAM, whose thresholds are on boxes) is an error naming it.
+    """
+    _check_options_apply(gen_cfg, checkpoint=checkpoint,
+                         bg_threshold=bg_threshold if metrics is None else metrics,
+                         crf=crf or None)
+    if checkpoint:
+        gen_cfg['checkpoint'] = checkpoint
+    if metrics:
+        best = load_json(metrics, '--metrics', 'write it with tools/test.py --out-metrics')
+        if 'bg_threshold' not in best:
+            raise KeyError(f"{metrics} has no 'bg_threshold' (write it with tools/test.py "
+                           '--out-metrics on a CAM config, or give --bg-threshold)')
+        gen_cfg['bg_threshold'] = float(best['bg_threshold'])
+    if bg_threshold is not None:
+        if not 0 <= bg_threshold <= 1:
+            raise ValueError(f'--bg-threshold {bg_threshold}: CAMs are normalised to 0..1, so '
+                             'the threshold lies in 0..1')
+        gen_cfg['bg_threshold'] = bg_threshold
+    if crf:
+        gen_cfg['crf'] = gen_cfg.get('crf') or dict()
+        if metrics or bg_threshold is not None:
+            warnings.warn('--crf labels with the CRF background (1 - max CAM) ** alpha; the '
+                          'background threshold of --metrics / --bg-threshold is not used')
+    return gen_cfg
+
+
+def _check_options_apply(gen_cfg: dict, **given) -> None:
+    """Options that set a parameter the config's generator does not have are an error
+    naming them."""
+    import inspect
+    cls = LABEL_GENERATORS.get(gen_cfg['type'])
+    if cls is None:
+        return
+    params = inspect.signature(cls.__init__).parameters
+    flags = dict(checkpoint='CKPT', bg_threshold='--bg-threshold / --metrics', crf='--crf')
+    wrong = [flags[k] for k, v in given.items() if v is not None and k not in params]
+    if wrong:
+        raise ValueError(f'{", ".join(wrong)}: {cls.__name__} has no such setting; see its '
+                         'label_generator in the config for what it takes')
+
+
 def generate_pseudo_labels(cfg: Config,
                            out_dir: str,
                            generator: Optional[dict] = None,
@@ -164,46 +213,17 @@ def generate_pseudo_labels(cfg: Config,
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     rank, world_size = get_dist_info()
     created = not osp.isdir(out_dir)
-    check_writable_dir(out_dir, 'pseudo-label folder')  # before any model is built
-    if overlay_dir:
-        if osp.realpath(overlay_dir) == osp.realpath(out_dir):  # overlays would be labels
-            raise ValueError(f'the overlay folder {overlay_dir} is the label folder: give '
-                             '--overlay-dir another folder')
-        check_writable_dir(overlay_dir, 'overlay folder')
+    _check_output_dirs(out_dir, overlay_dir)  # before any model is built
     with _removed_if_failed_empty(out_dir, created and rank == 0):
-        # test_mode: a sample that fails raises instead of being swapped for another image
-        dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
-        palette = dataset.metainfo.get('palette')
-        if rank == 0:  # before any rank writes: temp files of an interrupted run
-            stale = remove_stale_temp_files(out_dir)
-            if stale:
-                print_log(f'removed {stale} temp files an interrupted run left in {out_dir}',
-                          logger='current')
-        if world_size > 1:
-            barrier()
-        mine = range(rank, len(dataset), world_size)
-        targets = _label_targets(dataset, out_dir)
-        # an empty file is what a crash between write and disk flush can leave: redo it
-        todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
-        gen_cfg = resolve_generator_cfg(cfg, generator)
-        check_label_settings(out_dir, gen_cfg, write=rank == 0,
-                             labelled=any(osp.isfile(t) for t in targets.values()))
-        skipped = len(mine) - len(todo)
-        print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {skipped} already labelled, '
-                  f'{len(todo)} to do -> {out_dir}', logger='current')
-        gen = LABEL_GENERATORS.build(gen_cfg)
-    batches = [[i] for i in range(len(todo))]
-    if batch_size > 1:  # as the generator batches best: one size, or one orientation
-        batches = batches_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo],
-                                        range(len(todo)), batch_size,
-                                        getattr(gen, 'batch_grouping', 'size'))
-    loader = DataLoader(SafeDataset(dataset, todo), batch_sampler=batches,
-                        num_workers=num_workers, collate_fn=collate_skipping_errors,
-                        persistent_workers=False, pin_memory=torch.cuda.is_available())
-    t0 = time.time()
+        dataset, targets, mine, todo, gen = _prepare_run(cfg, out_dir, generator, rank,
+                                                         world_size)
+    skipped = len(mine) - len(todo)
+    loader = _label_loader(dataset, todo, gen, batch_size, num_workers)
+    palette = dataset.metainfo.get('palette')
     path_of = {dataset.get_data_info(i)['img_path']: targets[i] for i in todo}
     writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen),
                          lambda ds: path_of[ds.img_path], palette)
+    t0 = time.time()
     try:
         failures = _label_batches(
             gen, loader, writer, rank == 0 and len(todo), overlay_dir,
@@ -218,9 +238,9 @@ def generate_pseudo_labels(cfg: Config,
     finally:
         writer.close()
     failures += writer.failures
-    written = writer.written
-    rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped, written=written,
-                       failed=len(failures), failures=failures, seconds=round(time.time() - t0, 2),
+    rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped,
+                       written=writer.written, failed=len(failures), failures=failures,
+                       seconds=round(time.time() - t0, 2),
                        generator=gen.report() if hasattr(gen, 'report') else {})
     dump_json_atomic(rank_report, osp.join(out_dir, f'.report_rank{rank}.json'))
     if world_size > 1:
@@ -228,6 +248,60 @@ def generate_pseudo_labels(cfg: Config,
     if rank != 0:
         return rank_report
     report = _merge_reports(out_dir, world_size, len(dataset))
+    _log_report(report, out_dir)
+    return report
+
+
+def _check_output_dirs(out_dir: str, overlay_dir: Optional[str]) -> None:
+    check_writable_dir(out_dir, 'pseudo-label folder')
+    if overlay_dir:
+        if osp.realpath(overlay_dir) == osp.realpath(out_dir):  # overlays would be labels
+            raise ValueError(f'the overlay folder {overlay_dir} is the label folder: give '
+                             '--overlay-dir another folder')
+        check_writable_dir(overlay_dir, 'overlay folder')
+
+
+def _prepare_run(cfg: Config, out_dir: str, generator: Optional[dict], rank: int,
+                 world_size: int) -> tuple:
+    """The dataset, every image's label file, this rank's images (all, and those without a
+    label yet) and the generator; the folder's settings checked, temp files of an
+    interrupted run cleared."""
+    # test_mode: a sample that fails raises instead of being swapped for another image
+    dataset = DATASETS.build(dict(cfg.pseudo_label_dataloader.dataset, test_mode=True))
+    if rank == 0:  # before any rank writes: temp files of an interrupted run
+        stale = remove_stale_temp_files(out_dir)
+        if stale:
+            print_log(f'removed {stale} temp files an interrupted run left in {out_dir}',
+                      logger='current')
+    if world_size > 1:
+        barrier()
+    mine = range(rank, len(dataset), world_size)
+    targets = _label_targets(dataset, out_dir)
+    # an empty file is what a crash between write and disk flush can leave: redo it
+    todo = [i for i in mine if not (osp.isfile(targets[i]) and osp.getsize(targets[i]))]
+    gen_cfg = resolve_generator_cfg(cfg, generator)
+    check_label_settings(out_dir, gen_cfg, write=rank == 0,
+                         labelled=any(osp.isfile(t) for t in targets.values()))
+    print_log(f'[rank {rank}/{world_size}] {len(mine)} images, {len(mine) - len(todo)} already '
+              f'labelled, {len(todo)} to do -> {out_dir}', logger='current')
+    return dataset, targets, mine, todo, LABEL_GENERATORS.build(gen_cfg)
+
+
+def _label_loader(dataset, todo: List[int], gen, batch_size: int,
+                  num_workers: int) -> DataLoader:
+    """The images to label in batches as the generator takes them best: one size, or one
+    orientation (``batch_grouping``); a bad image becomes an error entry, not a crash."""
+    batches = [[i] for i in range(len(todo))]
+    if batch_size > 1:
+        batches = batches_by_image_size([dataset.get_data_info(i)['img_path'] for i in todo],
+                                        range(len(todo)), batch_size,
+                                        getattr(gen, 'batch_grouping', 'size'))
+    return DataLoader(SafeDataset(dataset, todo), batch_sampler=batches,
+                      num_workers=num_workers, collate_fn=collate_skipping_errors,
+                      persistent_workers=False, pin_memory=torch.cuda.is_available())
+
+
+def _log_report(report: dict, out_dir: str) -> None:
     print_log(f'pseudo-labels: {report["written"]} written, {report["skipped_existing"]} already '
               f'there, {report["failed"]} failed of {report["total"]} -> {out_dir}',
               logger='current')
@@ -238,7 +312,6 @@ def generate_pseudo_labels(cfg: Config,
         print_log(f'{fallback} of {report["written"]} labels came from the fallback (no '
                   'detection)', logger='current',
                   level=logging.WARNING if fallback > report['written'] / 2 else logging.INFO)
-    return report
 
 
 def _label_targets(dataset, out_dir: str) -> Dict[int, str]:
