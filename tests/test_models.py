@@ -121,9 +121,9 @@ def test_torchvision_imagenet_weights_load_into_the_config_backbone(tmp_path):
 
 @pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
 def test_test_time_flip_of_the_pipeline_is_undone_in_each_direction(direction):
-    from mmwsss.models.classifiers.cam_classifier import _to_original_size
+    from mmwsss.models.utils import to_original_size
     x = torch.arange(2 * 3 * 4, dtype=torch.float32).view(1, 2, 3, 4)
     dims = dict(horizontal=[-1], vertical=[-2], diagonal=[-2, -1])[direction]
     flipped = x.flip(dims)  # what the model saw after mmcv's RandomFlip
     meta = dict(img_shape=(3, 4), ori_shape=(3, 4), flip=True, flip_direction=direction)
-    assert torch.equal(_to_original_size(flipped, meta), x)
+    assert torch.equal(to_original_size(flipped, meta), x)

@@ -127,19 +127,18 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
         return labels
 
     def _generate(self, data_batch: dict) -> List[np.ndarray]:
-        from mmwsss.models.classifiers.cam_classifier import _to_original_size
+        from mmwsss.models.utils import multi_hot, to_original_size
         model = self.model
         data = model.data_preprocessor(data_batch, False)
         inputs, samples = data['inputs'], data['data_samples']
-        present = torch.zeros(len(samples), model.num_classes, device=inputs.device)
-        for i, ds in enumerate(samples):
-            for c in self.present_classes(ds):
-                present[i, int(c) - 1] = 1
+        for ds in samples:  # each image has its image-level labels, or an error says not
+            self.present_classes(ds)
+        present = multi_hot(samples, model.num_classes, inputs.device)
         cams = model.task_cams(inputs, present, self.task, self.caa)
         masks, levels = self.sam_masks(list(data_batch['inputs']))
         labels, self.last_cams = [], []
         for i, (ds, m, lv) in enumerate(zip(samples, masks, levels)):
-            cam = _to_original_size(cams[i:i + 1], ds.metainfo)[0] * present[i, :, None, None]
+            cam = to_original_size(cams[i:i + 1], ds.metainfo)[0] * present[i, :, None, None]
             seed = self.seeding(m, cam, present[i], levels=lv)
             labels.append(seed.cpu().numpy().astype(np.uint8))
             self.last_cams.append(cam.cpu().numpy())

@@ -1,5 +1,10 @@
 """Tensor helpers shared by CAM models, label generators and metrics."""
+from typing import Callable, List, Optional, Sequence
+
 import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 
 def max_norm(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -78,3 +83,53 @@ def keep_argmax_foreground(cams: torch.Tensor) -> torch.Tensor:
     fg = cams[:, 1:]
     top = fg.amax(dim=1, keepdim=True)
     return torch.cat([cams[:, :1], torch.where(fg < top, torch.zeros_like(fg), fg)], dim=1)
+
+
+# mmcv's RandomFlip directions → the dims they flip
+_FLIP_DIMS = dict(horizontal=(-1, ), vertical=(-2, ), diagonal=(-2, -1))
+
+
+def to_original_size(x: torch.Tensor, meta: dict, after_crop=None) -> torch.Tensor:
+    """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map;
+    ``after_crop`` (e.g. normalisation) is applied to the un-padded map."""
+    img_h, img_w = meta.get('img_shape', x.shape[-2:])[:2]
+    x = x[..., :img_h, :img_w]
+    if after_crop is not None:
+        x = after_crop(x)
+    if meta.get('flip', False):  # a flip in the test pipeline
+        x = x.flip(_FLIP_DIMS[meta.get('flip_direction', 'horizontal')])
+    ori = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
+    if tuple(x.shape[-2:]) != ori:
+        x = F.interpolate(x, size=ori, mode='bilinear', align_corners=False)
+    return x
+
+
+def image_label_classes(data_samples: Sequence[SegDataSample], num_classes: int, device,
+                        use: bool = True) -> Optional[torch.Tensor]:
+    """(N, num_classes) multi-hot of the image-level labels, when ``use`` and every sample
+    has them; None otherwise (the model then predicts the classes itself)."""
+    if use and data_samples and all('gt_img_labels' in ds for ds in data_samples):
+        return multi_hot(data_samples, num_classes, device)
+    return None
+
+
+def pack_cam_predictions(cams: torch.Tensor, present: torch.Tensor,
+                         data_samples: Optional[List[SegDataSample]], bg_threshold: float,
+                         input_shape: Sequence[int],
+                         after_crop: Optional[Callable] = None) -> List[SegDataSample]:
+    """What a CAM model's ``predict`` returns: per image, its CAMs (N, C, H, W) at the original
+    size (``to_original_size``, ``after_crop`` normalising the un-padded maps), classes not in
+    ``present`` (N, C) zeroed, as ``pred_cam``, and their label map at ``bg_threshold`` as
+    ``pred_sem_seg``. Without ``data_samples``, the inputs (``input_shape``: their H, W) are
+    taken as the original images."""
+    if data_samples is None:
+        shape = tuple(input_shape)
+        data_samples = [SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
+                        for _ in cams]
+    for i, ds in enumerate(data_samples):
+        cam = to_original_size(cams[i:i + 1], ds.metainfo, after_crop)[0]
+        cam = cam * present[i, :, None, None]
+        ds.set_data(dict(pred_cam=PixelData(data=cam)))
+        label = cams_to_label_map(cam, bg_threshold)
+        ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
+    return data_samples

@@ -4,13 +4,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from mmwsss.registry import MODELS
-from ..builder import build_module
 from mmwsss.utils.precision import check_precision, precision_autocast
-from ..utils import cams_to_label_map, max_norm, multi_hot
+from ..builder import build_module
+from ..utils import image_label_classes, max_norm, pack_cam_predictions
 
 
 @MODELS.register_module()
@@ -127,42 +126,18 @@ class CAMClassifier(BaseModel):
         return max_norm(total) if normalise else total
 
     def _present_classes(self, inputs: torch.Tensor,
-                         data_samples: Sequence[SegDataSample]) -> torch.Tensor:
-        """(N, C) 0/1 mask of classes to keep in each image's label map."""
-        if self.test_cfg['use_img_labels'] and all('gt_img_labels' in ds for ds in data_samples):
-            return multi_hot(data_samples, self.num_classes, inputs.device)
-        return (self.head.pool(self._forward(inputs)) > 0).to(inputs)
+                         data_samples: Optional[Sequence[SegDataSample]]) -> torch.Tensor:
+        """(N, C) 0/1 mask of classes to keep in each image's label map: the image-level
+        labels (``test_cfg.use_img_labels``), else the classes the model scores positive."""
+        present = image_label_classes(data_samples, self.num_classes, inputs.device,
+                                      self.test_cfg['use_img_labels'])
+        if present is None:
+            present = (self.head.pool(self._forward(inputs)) > 0).to(inputs)
+        return present
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
-        if data_samples is None:
-            data_samples = [SegDataSample(metainfo=dict(
-                ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:])) for _ in inputs]
         cams = self.inference_cams(inputs, normalise=False)
-        present = self._present_classes(inputs, data_samples)
-        for i, ds in enumerate(data_samples):
-            cam = _to_original_size(cams[i:i + 1], ds.metainfo, max_norm)[0]
-            cam = cam * present[i, :, None, None]
-            ds.set_data(dict(pred_cam=PixelData(data=cam)))
-            label = cams_to_label_map(cam, self.test_cfg['bg_threshold'])
-            ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
-        return data_samples
-
-
-# mmcv's RandomFlip directions → the dims they flip
-_FLIP_DIMS = dict(horizontal=(-1, ), vertical=(-2, ), diagonal=(-2, -1))
-
-
-def _to_original_size(x: torch.Tensor, meta: dict, after_crop=None) -> torch.Tensor:
-    """Undo padding (``img_shape``) and resizing (``ori_shape``) of a (1, C, H, W) map;
-    ``after_crop`` (e.g. normalisation) is applied to the un-padded map."""
-    img_h, img_w = meta.get('img_shape', x.shape[-2:])[:2]
-    x = x[..., :img_h, :img_w]
-    if after_crop is not None:
-        x = after_crop(x)
-    if meta.get('flip', False):  # a flip in the test pipeline
-        x = x.flip(_FLIP_DIMS[meta.get('flip_direction', 'horizontal')])
-    ori = tuple(meta.get('ori_shape', (img_h, img_w))[:2])
-    if tuple(x.shape[-2:]) != ori:
-        x = F.interpolate(x, size=ori, mode='bilinear', align_corners=False)
-    return x
+        return pack_cam_predictions(cams, self._present_classes(inputs, data_samples),
+                                    data_samples, self.test_cfg['bg_threshold'],
+                                    inputs.shape[2:], max_norm)

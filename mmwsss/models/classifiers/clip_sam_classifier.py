@@ -27,19 +27,17 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
-from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmwsss.registry import MODELS
 from ..builder import build_module
-from ..utils import cams_to_label_map, multi_hot
 from ..seeding import SAMSeeding
 from ..seeding.sam_seeding import (DEFAULT_CAA, attention_affinity, cam_to_score,
                                    refine_cams)
+from ..utils import image_label_classes, multi_hot, pack_cam_predictions
 
 STAGES = ('joint', 'cls', 'seg')
-from .cam_classifier import _to_original_size
 
 @MODELS.register_module()
 class CLIPSAMClassifier(BaseModel):
@@ -109,10 +107,8 @@ class CLIPSAMClassifier(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            present = (multi_hot(data_samples, self.num_classes, inputs.device)
-                       if data_samples and all('gt_img_labels' in ds for ds in data_samples)
-                       else None)
-            return self.head(inputs, present)
+            return self.head(inputs, image_label_classes(data_samples, self.num_classes,
+                                                         inputs.device))
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
 
     # ------------------------------------------------------------------ SAM
@@ -234,24 +230,18 @@ class CLIPSAMClassifier(BaseModel):
         """(N, C) classes whose CAMs are computed: the image-level labels when given
         (``test_cfg.use_img_labels``), else classes whose softmax score over the
         classification prompts beats 1 / C."""
-        if self.test_cfg['use_img_labels'] and all('gt_img_labels' in ds for ds in data_samples):
-            return multi_hot(data_samples, self.num_classes, inputs.device)
+        present = image_label_classes(data_samples, self.num_classes, inputs.device,
+                                      self.test_cfg['use_img_labels'])
+        if present is not None:
+            return present
         with torch.no_grad():
             logits = self.head(inputs, cam_tasks=())['cls_logits']
         return (logits.softmax(-1) > 1 / self.num_classes).to(inputs)
 
     def predict(self, inputs: Tensor,
                 data_samples: Optional[List[SegDataSample]] = None) -> List[SegDataSample]:
-        if data_samples is None:
-            data_samples = [SegDataSample(metainfo=dict(
-                ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:])) for _ in inputs]
         present = self.predict_present(inputs, data_samples)
         cams = self.task_cams(inputs, present, self.test_cfg['cam_task'], self.test_cfg['caa'])
-        for i, ds in enumerate(data_samples):
-            # normalised within the image: padding (to the patch size) cropped away first
-            cam = _to_original_size(cams[i:i + 1], ds.metainfo, after_crop=cam_to_score)[0]
-            cam = cam * present[i, :, None, None]
-            ds.set_data(dict(pred_cam=PixelData(data=cam)))
-            label = cams_to_label_map(cam, self.test_cfg['bg_threshold'])
-            ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
-        return data_samples
+        # normalised within the image: padding (to the patch size) cropped away first
+        return pack_cam_predictions(cams, present, data_samples, self.test_cfg['bg_threshold'],
+                                    inputs.shape[2:], cam_to_score)
