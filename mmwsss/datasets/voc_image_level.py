@@ -124,10 +124,6 @@ class VOCImageLevelDataset(BaseSegDataset):
                              'a list of class indices (integers, background 0 not needed)')
         return sorted(set(entry))
 
-    @property
-    def num_fg_classes(self) -> int:
-        return len(self.metainfo['classes']) - 1
-
 
 def read_split(path: str) -> List[str]:
     """The image ids of a split file: the first word of every non-empty line."""

@@ -218,10 +218,6 @@ class CLIPPromptHead(nn.Module):
             shape = ((len(names), self.n_ctx, width) if self.csc[task] else (self.n_ctx, width))
             setattr(self, f'{task}_ctx', nn.Parameter(torch.randn(shape) * ctx_std[task]))
 
-    @property
-    def tokens(self) -> Tensor:  # backward compatibility: the classification prompts
-        return self.tokens_cls
-
     def num_prompts(self, task: str) -> int:
         return self.num_classes + len(self.bg_names[task])
 
