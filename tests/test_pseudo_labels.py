@@ -361,6 +361,9 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
     out = str(tmp_path / 'labels')
     names = _names(tiny_voc)
+    os.makedirs(out)
+    with open(osp.join(out, 'report.json'), 'w') as f:  # of an earlier, finished run
+        json.dump(dict(written=0), f)
     log = io.StringIO()
     handler = logging.StreamHandler(log)
     logger = MMLogger.get_current_instance()
@@ -373,6 +376,7 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
         logger.removeHandler(handler)
     done = [f for f in os.listdir(out) if f.endswith('.png')]
     assert len(done) == 4 and all(load_label_png(osp.join(out, f)).shape for f in done)
+    assert not osp.exists(osp.join(out, 'report.json'))  # no report of another run
     assert (f'interrupted: 4 labels written by this run, 0 there before, {len(names) - 4} to '
             'do; run the same command again' in log.getvalue())
     report = generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),

@@ -218,6 +218,9 @@ def generate_pseudo_labels(cfg: Config,
         dataset, targets, mine, todo, gen = _prepare_run(cfg, out_dir, generator, rank,
                                                          world_size)
     skipped = len(mine) - len(todo)
+    old_report = osp.join(out_dir, 'report.json')
+    if rank == 0 and osp.isfile(old_report):  # a finished run's: an interrupted one leaves none
+        os.remove(old_report)
     loader = _label_loader(dataset, todo, gen, batch_size, num_workers)
     palette = dataset.metainfo.get('palette')
     path_of = {dataset.get_data_info(i)['img_path']: targets[i] for i in todo}
