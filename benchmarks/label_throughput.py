@@ -33,9 +33,10 @@ from mmseg.structures import SegDataSample  # noqa: E402
 
 from mmwsss.datasets.samplers import BATCH_GROUPINGS, batches_by_size  # noqa: E402
 from mmwsss.datasets.voc_image_level import VOC_CLASSES  # noqa: E402
-from mmwsss.label_generators.grounded_sam import (  # noqa: E402
-    TINY_GROUNDING_DINO, GroundedSAMLabelGenerator, build_caption, build_class_phrases,
-    build_grounding_dino)
+from mmwsss.label_generators.grounded_sam import GroundedSAMLabelGenerator  # noqa: E402
+from mmwsss.label_generators.grounding_dino import (  # noqa: E402
+    TINY_GROUNDING_DINO, build_grounding_dino)
+from mmwsss.label_generators.prompts import build_caption, build_class_phrases  # noqa: E402
 from mmwsss.label_generators.sam_utils import build_sam, build_sam_model  # noqa: E402
 from mmwsss.utils.io import dump_json_atomic  # noqa: E402
 from mmwsss.utils.op_count import OpCounter  # noqa: E402

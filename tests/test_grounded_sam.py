@@ -21,9 +21,10 @@ from mmwsss.apis import generate_pseudo_labels
 from mmwsss.datasets.coco_image_level import COCO_CLASSES
 from mmwsss.datasets.voc_image_level import VOC_CLASSES
 from mmwsss.label_generators import BaseLabelGenerator, GroundedSAMLabelGenerator
-from mmwsss.label_generators.grounded_sam import (TINY_GROUNDING_DINO, build_caption,
-                                                  build_class_phrases, merge_instance_masks,
-                                                  select_detections, sub_sentence_masks)
+from mmwsss.label_generators.grounded_sam import merge_instance_masks
+from mmwsss.label_generators.grounding_dino import (TINY_GROUNDING_DINO, select_detections,
+                                                    sub_sentence_masks)
+from mmwsss.label_generators.prompts import build_caption, build_class_phrases
 from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build_sam_model,
                                                sam_input_size)
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
@@ -44,7 +45,7 @@ TINY_DETECTOR = dict(TINY_GROUNDING_DINO,
 def tiny_models(tmp_path_factory):
     """Paths of a tiny BERT folder, a Grounding DINO checkpoint and a SAM checkpoint."""
     from transformers import BertConfig, BertModel, BertTokenizerFast
-    from mmwsss.label_generators.grounded_sam import build_grounding_dino
+    from mmwsss.label_generators.grounding_dino import build_grounding_dino
     root = tmp_path_factory.mktemp('gsam_models')
     bert = str(root / 'bert')
     os.makedirs(bert)
