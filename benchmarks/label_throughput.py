@@ -37,7 +37,7 @@ from mmwsss.label_generators.grounded_sam import GroundedSAMLabelGenerator  # no
 from mmwsss.label_generators.grounding_dino import (  # noqa: E402
     TINY_GROUNDING_DINO, build_grounding_dino)
 from mmwsss.label_generators.prompts import build_caption, build_class_phrases  # noqa: E402
-from mmwsss.label_generators.sam_utils import build_sam, build_sam_model  # noqa: E402
+from mmwsss.models.sam import build_sam, build_sam_model  # noqa: E402
 from mmwsss.utils.io import dump_json_atomic  # noqa: E402
 from mmwsss.utils.op_count import OpCounter  # noqa: E402
 

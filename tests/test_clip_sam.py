@@ -19,7 +19,7 @@ CFG = osp.join(ROOT, 'configs/clip_sam/clip-sam_tiny_1xb16-1000it_synthetic-96x9
 
 @pytest.fixture(scope='module')
 def sam_ckpt(tmp_path_factory):
-    from mmwsss.label_generators.sam_utils import build_sam_model
+    from mmwsss.models.sam import build_sam_model
     torch.manual_seed(0)
     path = str(tmp_path_factory.mktemp('sam') / 'sam_tiny.pth')
     torch.save(build_sam_model('tiny').state_dict(), path)
@@ -367,8 +367,8 @@ def test_two_stage_training_as_the_official_code(sam_ckpt):
 
 
 def test_everything_masks_from_a_point_grid(sam_ckpt):
-    from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, point_grid,
-                                                   predict_everything)
+    from mmwsss.models.sam import (SamBoxPredictor, build_sam, point_grid,
+                                   predict_everything)
     grid = point_grid(10, 20, 2)
     assert torch.allclose(grid, torch.tensor([[5., 2.5], [15., 2.5], [5., 7.5], [15., 7.5]]))
     pred = SamBoxPredictor(build_sam('tiny', sam_ckpt), precision='fp32', decoder_batch_size=5)
@@ -404,8 +404,8 @@ def test_train_and_write_seeds(tiny_voc, sam_ckpt, tmp_path):
 
 # ------------------------------------------------------------ official SamAuto mask generator
 def _sam_auto(sam_ckpt, pattern='l2_nmsf_s1_rsw3', **kw):
-    from mmwsss.label_generators.sam_utils import (SamAutoMaskGenerator, SamBoxPredictor,
-                                                   build_sam)
+    from mmwsss.models.sam import (SamAutoMaskGenerator, SamBoxPredictor,
+                                   build_sam)
     pred = SamBoxPredictor(build_sam('tiny', sam_ckpt), precision='fp32')
     return SamAutoMaskGenerator(pred, pattern, **kw)
 
@@ -483,7 +483,7 @@ def test_sam_auto_whole_object_offset_wins_the_nms(sam_ckpt):
 def test_sam_auto_rock_sand_water_drops_covered_parts():
     """Official SamAuto.rock_sand_water: from whole objects down, a mask is kept only if at
     most 30 % of it lies in one kept larger-level mask."""
-    from mmwsss.label_generators.sam_utils import rock_sand_water
+    from mmwsss.models.sam import rock_sand_water
     m = torch.zeros(6, 20, 20, dtype=torch.bool)
     m[0, :, :10] = True           # W, level 2: left half
     m[1, 2:6, 2:6] = True         # P1, level 1: inside W → dropped
@@ -523,7 +523,7 @@ def test_sam_auto_small_region_clean_up(sam_ckpt):
 
 def _structured_tiny_sam(sam_ckpt):
     """The tiny random SAM, with weights scaled so that its masks depend on the point."""
-    from mmwsss.label_generators.sam_utils import build_sam
+    from mmwsss.models.sam import build_sam
     sam = build_sam('tiny', sam_ckpt)
     with torch.no_grad():
         for n, p in sam.named_parameters():
@@ -546,7 +546,7 @@ def test_sam_auto_matches_segment_anything_generator(sam_ckpt):
     included; same resize of the crops as SamPredictor)."""
     from segment_anything import SamAutomaticMaskGenerator
     from segment_anything.utils.transforms import ResizeLongestSide
-    from mmwsss.label_generators.sam_utils import SamAutoMaskGenerator, SamBoxPredictor
+    from mmwsss.models.sam import SamAutoMaskGenerator, SamBoxPredictor
     torch.manual_seed(0)
     sam = _structured_tiny_sam(sam_ckpt)
     pred = SamBoxPredictor(sam, precision='fp32', decoder_batch_size=7, sdpa=False)

@@ -25,8 +25,8 @@ from mmwsss.label_generators.grounded_sam import merge_instance_masks
 from mmwsss.label_generators.grounding_dino import (TINY_GROUNDING_DINO, select_detections,
                                                     sub_sentence_masks)
 from mmwsss.label_generators.prompts import build_caption, build_class_phrases
-from mmwsss.label_generators.sam_utils import (SamBoxPredictor, build_sam, build_sam_model,
-                                               sam_input_size)
+from mmwsss.models.sam import (SamBoxPredictor, build_sam, build_sam_model,
+                               sam_input_size)
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.io import load_label_png
 from mmwsss.utils.op_count import OpCounter

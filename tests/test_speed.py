@@ -220,7 +220,7 @@ def test_feature_similarity_colour_term_matches_cdist_and_kernel_is_cached():
 
 def test_sdpa_sam_attention_matches_segment_anything_and_is_restored():
     from segment_anything.modeling.image_encoder import Attention
-    from mmwsss.label_generators.sam_utils import build_sam_model, sdpa_image_encoder
+    from mmwsss.models.sam import build_sam_model, sdpa_image_encoder
     spec = dict(image_size=64, patch_size=8, encoder_embed_dim=32, encoder_depth=2,
                 encoder_num_heads=2, encoder_global_attn_indexes=(1, ), window_size=3,
                 use_rel_pos=True, prompt_embed_dim=32, decoder_depth=1, decoder_mlp_dim=64,

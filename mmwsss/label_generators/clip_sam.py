@@ -5,7 +5,7 @@ classes (``src/tasks/infer_cam/run.py``), class-aware attention refinement
 (``src/tasks/aff_cam/run.py``, ``src/libs/seeding/aff/caller.py: att_cam``), CAMs resized to
 the image, SAMS on SAM's automatic masks (``src/tasks/anns_seed/run.py``,
 ``src/libs/seeding/seed_anns/score_cw.py: gather_norm_bg_argmax``). The masks come from
-``sam_utils.SamAutoMaskGenerator``, a batched port of the official multi-level generator
+``mmwsss.models.sam.SamAutoMaskGenerator``, a batched port of the official multi-level generator
 (``src/libs/sam/custom_sam/sam_auto.py: SamAuto``, pattern ``l2_nmsf_s1_rsw3``), and are painted
 in the official level-then-confidence order.
 
@@ -23,13 +23,13 @@ import numpy as np
 import torch
 
 from mmwsss.models.builder import build_module
+from mmwsss.models.sam import (SamAutoMaskGenerator, SamBoxPredictor, build_sam,
+                               check_sam_checkpoint, predict_everything)
 from mmwsss.models.seeding import SAMSeeding
 from mmwsss.models.seeding.sam_seeding import DEFAULT_CAA
 from mmwsss.registry import LABEL_GENERATORS
 from mmwsss.utils.checkpoint import check_checkpoint, load_trained_checkpoint
 from .base import BaseLabelGenerator
-from .sam_utils import (SamAutoMaskGenerator, SamBoxPredictor, build_sam, check_sam_checkpoint,
-                        predict_everything)
 
 __all__ = ['CLIPSAMLabelGenerator', 'SAMSeeding']
 MASK_SOURCES = ('auto', 'grid')

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmwsss.datasets.samplers import BATCH_GROUPINGS
+from mmwsss.models.sam import SamBoxPredictor, build_sam, check_sam_checkpoint
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.precision import check_precision, precision_autocast
 from mmwsss.utils.streams import SideStream
@@ -38,7 +39,6 @@ from .base import BaseLabelGenerator
 from .grounding_dino import (build_grounding_dino, check_detector_checkpoint,
                              check_text_encoder, select_detections, sub_sentence_masks)
 from .prompts import build_caption, build_class_phrases
-from .sam_utils import SamBoxPredictor, build_sam, check_sam_checkpoint
 
 FALLBACKS = ('ignore', 'background', 'cam')
 
@@ -96,7 +96,8 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         detector_checkpoint: its mmdet checkpoint (a local file).
         sam_checkpoint: SAM checkpoint (e.g. ``sam_vit_h_4b8939.pth``).
         text_encoder: local BERT folder; replaces ``detector.language_model.name``.
-        sam_type: ``'vit_h' | 'vit_l' | 'vit_b' | 'tiny'`` or a SAM spec dict (``sam_utils``).
+        sam_type: ``'vit_h' | 'vit_l' | 'vit_b' | 'tiny'`` or a SAM spec dict
+            (``mmwsss.models.sam``).
         prompts: ``{class name: [phrases]}`` replacing the phrases of those classes.
         default_prompts: other classes get the reference script's phrases (readable name plus
             synonyms: horse + halter, saddle; diningtable + bowl, plate, food, fruit, glass,

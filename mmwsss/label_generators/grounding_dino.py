@@ -14,8 +14,8 @@ from torch import Tensor, nn
 from mmwsss.utils.checkpoint import MissingFileError, check_checkpoint, strip_module_prefix
 
 # Overrides that shrink the config's Swin-T Grounding DINO to a few-layer toy (random weights,
-# CPU): for tests and the --tiny benchmark, as sam_utils' 'tiny' SAM. The text path stays 256
-# wide (mmdet fixes it).
+# CPU): for tests and the --tiny benchmark, as mmwsss.models.sam's 'tiny' SAM. The text path
+# stays 256 wide (mmdet fixes it).
 TINY_GROUNDING_DINO = dict(
     num_queries=20,
     language_model=dict(max_tokens=64),

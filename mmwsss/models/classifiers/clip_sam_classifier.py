@@ -80,7 +80,7 @@ class CLIPSAMClassifier(BaseModel):
         self.loss_act = build_module(loss_act or dict(type='CAMActivationLoss'))
         self.sam_cfg = dict(sam) if sam else None
         if self.sam_cfg is not None:
-            from mmwsss.label_generators.sam_utils import check_sam_checkpoint
+            from mmwsss.models.sam import check_sam_checkpoint
             check_sam_checkpoint(self.sam_cfg.get('sam_type', 'vit_h'),
                                  self.sam_cfg.get('checkpoint'))
             if self.sam_cfg.get('mask_source', 'auto') not in ('auto', 'grid'):
@@ -117,7 +117,7 @@ class CLIPSAMClassifier(BaseModel):
         if self.sam_cfg is None:
             return None
         if self._sam[0] is None:
-            from mmwsss.label_generators.sam_utils import SamBoxPredictor, build_sam
+            from mmwsss.models.sam import SamBoxPredictor, build_sam
             cfg = self.sam_cfg
             sam = build_sam(cfg.get('sam_type', 'vit_h'), cfg['checkpoint'],
                             self.head.cls_ctx.device)
@@ -139,7 +139,7 @@ class CLIPSAMClassifier(BaseModel):
     def sam_masks(self, inputs: Tensor) -> Tuple[List[Tensor], List[Optional[Tensor]]]:
         """Per image (n, H, W) bool SAM masks of the inputs and their SAM levels (``None``
         with ``mask_source='grid'``)."""
-        from mmwsss.label_generators.sam_utils import SamAutoMaskGenerator, predict_everything
+        from mmwsss.models.sam import SamAutoMaskGenerator, predict_everything
         cfg = self.sam_cfg
         source = cfg.get('mask_source', 'auto')
         if source == 'auto':

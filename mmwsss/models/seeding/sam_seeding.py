@@ -114,7 +114,7 @@ class SAMSeeding:
        ``uncovered`` (official ``default_vec=0``: background).
 
     Priority: with ``levels`` (SAM's multimask level 0/1/2 of each mask, as the official
-    ``SamAuto`` records; ``sam_utils.SamAutoMaskGenerator`` gives them) the official
+    ``SamAuto`` records; ``mmwsss.models.sam.SamAutoMaskGenerator`` gives them) the official
     ``('level_bigger', 'conf_bigger')``: a stable sort, so ties keep the order of ``masks``
     (the generator's order, as the official annotation list); without, the confidence, ties
     broken by the smaller area.
