@@ -57,7 +57,7 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_resume_goes_on(tiny_voc, tmp
     work = str(tmp_path / 'w')
     opts = tiny_overrides(tiny_voc, iters=500)
     opts.update({'default_hooks.checkpoint.interval': 500, 'train_dataloader.num_workers': 2,
-                 'train_dataloader.persistent_workers': True})
+                 'train_dataloader.persistent_workers': True, 'train_cfg.val_interval': 1})
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     proc = subprocess.Popen([sys.executable, 'tools/train.py', CAM_CFG, '--work-dir', work,
                              *as_cli(opts)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -73,6 +73,8 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_resume_goes_on(tiny_voc, tmp
     assert proc.returncode == 130, log[-3000:]
     stopped = int(re.search(r'interrupted after iteration (\d+): saved', log).group(1))
     assert 3 <= stopped < 500 and 'Traceback' not in log
+    # every iteration done was validated, the stopped one included (validation every step)
+    assert len(re.findall(r'Iter\(val\) \[\d+/\d+\]\s+mIoU', log)) == stopped, log[-3000:]
     saved = torch.load(osp.join(work, f'iter_{stopped}.pth'), weights_only=True)
     assert saved['meta']['iter'] == stopped and saved['optimizer']['state']
     assert open(osp.join(work, 'last_checkpoint')).read().endswith(f'iter_{stopped}.pth')

@@ -22,16 +22,22 @@ from mmwsss.utils import dump_json_atomic, read_json_or_none, write_text_atomic
 
 def run(*args: str) -> None:
     print('+', ' '.join(args), flush=True)
-    proc = subprocess.run([sys.executable, *args])
-    if proc.returncode:
-        sys.exit(f'{osp.basename(args[0])} {args[1]} stopped (exit status {proc.returncode}); '
+    proc = subprocess.Popen([sys.executable, *args])
+    try:
+        returncode = proc.wait()
+    except KeyboardInterrupt:  # the step got the Ctrl-C too: let it stop its own way
+        proc.wait()            # (training saves the iteration it stops; subprocess.run kills)
+        raise
+    if returncode:
+        sys.exit(f'{osp.basename(args[0])} {args[1]} stopped (exit status {returncode}); '
                  'finished steps are kept: run the same command again to go on')
 
 
-def checkpoint_id(ckpt: str) -> dict:
-    """What identifies a checkpoint file: its path, size and modification time."""
-    return dict(checkpoint=osp.abspath(ckpt), size=osp.getsize(ckpt),
-                mtime=osp.getmtime(ckpt))
+def evaluation_id(cfg: str, ckpt: str, options: list) -> dict:
+    """What an evaluation's metrics depend on: the config, the checkpoint file (path, size,
+    modification time) and the --cfg-options."""
+    return dict(config=osp.realpath(cfg), checkpoint=osp.realpath(ckpt),
+                size=osp.getsize(ckpt), mtime=osp.getmtime(ckpt), options=list(options))
 
 
 def main():
@@ -54,10 +60,11 @@ def main():
         with open(osp.join(work, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
         metrics, source = (osp.join(work, n) for n in ('train_metrics.json', 'metrics_of.json'))
-        if not (osp.isfile(metrics) and read_json_or_none(source) == checkpoint_id(ckpt)):
+        made_of = evaluation_id(cfg, ckpt, args.cfg_options)
+        if not (osp.isfile(metrics) and read_json_or_none(source) == made_of):
             run(osp.join(tools, 'test.py'), cfg, ckpt, '--split', 'train', '--work-dir', work,
                 '--out-metrics', metrics, *opts)
-            dump_json_atomic(checkpoint_id(ckpt), source)
+            dump_json_atomic(made_of, source)
         with open(metrics) as f:
             results[name] = json.load(f)
     table = cam_methods_table(results)

@@ -4,15 +4,13 @@
 
 The split is the config's ``pseudo_label_dataloader`` dataset (train, as WSSS papers report).
 """
-import os.path as osp
-
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from mmwsss.apis.cli import load_tool_config, require_masks, run_main, tool_parser
+from mmwsss.apis.cli import check_out_file, load_tool_config, require_masks, run_main, tool_parser
 from mmwsss.evaluation import evaluate_label_dir
 from mmwsss.registry import DATASETS
-from mmwsss.utils import check_writable_dir, dump_json_atomic
+from mmwsss.utils import dump_json_atomic
 
 
 def main():
@@ -23,8 +21,7 @@ def main():
                         help='count missing labels as unlabelled instead of failing')
     args = parser.parse_args()
     cfg = load_tool_config(args)
-    if args.out_metrics:  # before the evaluation, not after it
-        check_writable_dir(osp.dirname(osp.abspath(args.out_metrics)), '--out-metrics folder')
+    check_out_file(args.out_metrics, '--out-metrics')  # before the evaluation, not after it
     MMLogger.get_instance('mmwsss', log_level='INFO')
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     dataset = DATASETS.build(require_masks(cfg.pseudo_label_dataloader.dataset))

@@ -61,4 +61,5 @@ def main():
 
 
 if __name__ == '__main__':
-    run_main(main)  # on Ctrl-C the run says what it wrote and how to go on
+    # labelling, it says what it wrote; this line covers a Ctrl-C before (building, checks)
+    run_main(main, 'the labels written are kept; run the same command again to label the rest')

@@ -1,12 +1,11 @@
 """Evaluate a checkpoint: CAM mIoU (threshold sweep) for CAM models, mIoU for segmenters."""
-import os.path as osp
-
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmwsss.apis.cli import apply_test_options, load_tool_config, run_main, tool_parser
-from mmwsss.utils import (check_checkpoint, check_writable_dir, dump_json_atomic,
-                          load_trained_checkpoint, prepare_distributed)
+from mmwsss.apis.cli import (apply_test_options, check_out_file, load_tool_config, run_main,
+                             tool_parser)
+from mmwsss.utils import (check_checkpoint, dump_json_atomic, load_trained_checkpoint,
+                          prepare_distributed)
 
 
 def main():
@@ -26,8 +25,7 @@ def main():
                         help='with --show-dir: paint every N-th batch (default: all)')
     args = parser.parse_args()
     cfg = load_tool_config(args, args.work_dir)
-    if args.out_metrics:  # before the run, not after it
-        check_writable_dir(osp.dirname(osp.abspath(args.out_metrics)), '--out-metrics folder')
+    check_out_file(args.out_metrics, '--out-metrics')  # before the run, not after it
     checkpoint = check_checkpoint(args.checkpoint, 'checkpoint to test')
     cfg.load_from, cfg.resume = None, False  # loaded below, whole; nothing else on top
     apply_test_options(cfg, out=args.out, show_dir=args.show_dir, tta=args.tta,

@@ -10,6 +10,14 @@ from typing import Callable, Optional
 from mmengine.config import Config, DictAction
 
 
+def check_out_file(path: Optional[str], option: str) -> None:
+    """A tool's output file (``--out-metrics``) must be writable before a long run computes
+    what it would hold; ``PermissionError`` names the option and the folder."""
+    if path:
+        from mmwsss.utils.io import check_writable_dir
+        check_writable_dir(osp.dirname(osp.abspath(path)), f'{option} folder')
+
+
 def run_main(main: Callable[[], object], on_interrupt: Optional[str] = None) -> None:
     """Run a tool's ``main``; Ctrl-C ends it with exit status 130 and one line saying what was
     kept and how to go on (``on_interrupt``; None when the tool said so itself), instead of a

@@ -453,7 +453,7 @@ def _merge_reports(out_dir: str, world_size: int, total: int) -> Dict:
 
 
 def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int,
-                    name_of: Callable) -> int:
+                    name_of: Optional[Callable] = None) -> int:
     """Pictures of the first ``budget`` labelled images, named as their labels (an id
     ``a/x`` gives ``a/x.png``, so images of one file name in two folders keep both)."""
     from mmwsss.visualization import save_cam_and_label_overlay
@@ -465,6 +465,6 @@ def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int,
             continue
         gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None
         save_cam_and_label_overlay(ds.img_path, label, cam, palette, overlay_dir, gt,
-                                   name_of(ds))
+                                   name_of(ds) if name_of else None)
         n += 1
     return n

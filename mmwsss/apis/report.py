@@ -1,14 +1,14 @@
 """The demo's results table, from the metric files the tools wrote."""
-import json
 import os.path as osp
 from typing import Dict
+
+from mmwsss.utils.io import load_json
 
 
 def _read(path: str) -> Dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path} missing: run the step that writes it (tools/demo.sh)')
-    with open(path) as f:
-        return json.load(f)
+    return load_json(path, 'metrics file', 'run the step that writes it again (tools/demo.sh)')
 
 
 def demo_table(work_dir: str) -> str:

@@ -9,16 +9,17 @@ from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 
 from mmwsss.registry import HOOKS
+from mmwsss.utils.io import write_text_atomic
 
 
 @HOOKS.register_module()
 class CheckpointOnInterruptHook(Hook):
-    """On Ctrl-C (SIGINT), finish the running iteration, save it as ``iter_N.pth`` (with the
-    optimiser and scheduler, and as ``last_checkpoint``), then stop with
-    ``KeyboardInterrupt``: ``tools/train.py CONFIG --resume`` goes on from there. Without it
-    a run loses everything since its last periodic checkpoint (``val_interval`` iterations
-    in the configs, up to 20k). A second Ctrl-C stops at once; Ctrl-C outside the training
-    loop (validation, building) stops at once too.
+    """On Ctrl-C (SIGINT), finish the running iteration (and the validation that follows it,
+    if one is due, so no validation is skipped), save it as ``iter_N.pth`` (with the optimiser
+    and scheduler, and as ``last_checkpoint``), then stop with ``KeyboardInterrupt``:
+    ``tools/train.py CONFIG --resume`` goes on from there. Without it a run loses everything
+    since its last periodic checkpoint (``val_interval`` iterations in the configs, up to 20k).
+    A second Ctrl-C stops at once; so does Ctrl-C before training starts (building, loading).
 
     The handler is set when the hook is built, before the data loader starts its worker
     processes, which inherit it and ignore the signal: a worker killed by Ctrl-C would leave
@@ -44,8 +45,9 @@ class CheckpointOnInterruptHook(Hook):
             self._restore()
             raise KeyboardInterrupt
         self._requested = True
-        print('\nCtrl-C: stopping after this iteration (and a validation, if one runs) with '
-              'a checkpoint of it; Ctrl-C again to stop at once', file=sys.stderr, flush=True)
+        print('\nCtrl-C: stopping after this iteration (and its validation, if one is due) '
+              'with a checkpoint of it; Ctrl-C again to stop at once', file=sys.stderr,
+              flush=True)
 
     def _restore(self) -> None:
         if self._previous is not None and os.getpid() == self._pid:
@@ -59,19 +61,23 @@ class CheckpointOnInterruptHook(Hook):
         else:  # an epoch restarts on resume: the iteration could not be picked up again
             self._restore()
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        """Stop here, before the next iteration: the interrupted one and its validation
+        (which runs after ``after_train_iter``) are done."""
         if not self._requested:
             return
-        name = f'iter_{runner.iter + 1}.pth'
-        path = osp.join(runner.work_dir, name)
-        if not osp.isfile(path):  # CheckpointHook did not save this iteration
-            runner.save_checkpoint(runner.work_dir, name, save_optimizer=True,
-                                   save_param_scheduler=True, by_epoch=False)
-        with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
-            f.write(path)
-        runner.logger.warning(f'interrupted after iteration {runner.iter + 1}: saved {path}; '
-                              'go on with tools/train.py CONFIG --resume')
         self._restore()
+        done = runner.iter
+        if done == 0:  # nothing trained yet: nothing to save
+            raise KeyboardInterrupt
+        path = osp.join(runner.work_dir, f'iter_{done}.pth')
+        if runner.message_hub.get_info('last_ckpt') != path:  # CheckpointHook did not save it
+            runner.save_checkpoint(runner.work_dir, osp.basename(path), save_optimizer=True,
+                                   save_param_scheduler=True, by_epoch=False,
+                                   meta=dict(epoch=runner.epoch, iter=done))
+        write_text_atomic(path, osp.join(runner.work_dir, 'last_checkpoint'))
+        runner.logger.warning(f'interrupted after iteration {done}: saved {path}; go on with '
+                              'tools/train.py CONFIG --resume')
         raise KeyboardInterrupt
 
     def after_train(self, runner) -> None:
