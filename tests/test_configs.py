@@ -202,6 +202,12 @@ def test_a_stock_mmseg_config_trains_on_pseudo_labels(data_trees, tmp_path):
                   'Pad': dict(size=(64, 64))}.get(t['type'], {}))
     cfg.train_dataloader = _with_data_root(cfg.train_dataloader, data_trees)
     cfg.train_dataloader.batch_size = 2
+    init_default_scope(cfg.default_scope)
+    train_set = Runner.build_dataloader(cfg.train_dataloader, seed=0).dataset
+    labels = osp.join(cfg.train_dataloader.dataset.data_root, 'PseudoLabels')
+    assert type(train_set).__name__ == 'PseudoLabelDataset'  # trains on the label folder
+    assert all(train_set.get_data_info(i)['seg_map_path'].startswith(labels)
+               for i in range(len(train_set)))
     cfg.val_dataloader = cfg.test_dataloader = _with_data_root(cfg.val_dataloader, data_trees)
     for t in cfg.val_dataloader.dataset.pipeline:
         if t['type'] == 'Resize':
