@@ -27,6 +27,7 @@ from mmwsss.label_generators.grounding_dino import (TINY_GROUNDING_DINO, select_
 from mmwsss.label_generators.prompts import build_caption, build_class_phrases
 from mmwsss.models.sam import (SamBoxPredictor, build_sam, build_sam_model,
                                sam_input_size)
+from mmwsss.models.utils import mask_priority_order, paint_masks
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.io import load_label_png
 from mmwsss.utils.op_count import OpCounter
@@ -626,3 +627,21 @@ def test_sam_encoder_overlapping_detection_gives_the_same_labels(gen, batches):
     assert side.stream is None and x.tolist() == [2.0, 2.0]
     with pytest.raises(ValueError, match='overlap_sam_encoder'):
         _pinned(gen, overlap_sam_encoder='yes')
+
+
+def test_paint_masks_equals_painting_one_mask_at_a_time():
+    """The one-op painting shared by Grounded-SAM and SAMS gives what painting the masks one
+    after another in priority order gives (last painted wins, ``fill`` elsewhere)."""
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 7, 40):
+        masks = torch.rand(n, 9, 11, generator=gen) > 0.8
+        labels = torch.randint(1, 21, (n,), generator=gen)
+        order = torch.randperm(n, generator=gen)
+        expected = torch.full((9, 11), 255, dtype=torch.long)
+        for i in order.tolist():
+            expected[masks[i]] = labels[i]
+        assert torch.equal(paint_masks(masks, labels, order, fill=255), expected)
+    scores = torch.tensor([0.2, 0.7, 0.7, 0.7])
+    areas = torch.tensor([5, 9, 3, 3])
+    # highest priority last: 0.7 beats 0.2; among 0.7 the smaller area; then the earlier mask
+    assert mask_priority_order(scores, areas).tolist() == [0, 1, 3, 2]

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from mmwsss.datasets.samplers import BATCH_GROUPINGS
 from mmwsss.models.sam import SamBoxPredictor, build_sam, check_sam_checkpoint
+from mmwsss.models.utils import mask_priority_order, paint_masks
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.precision import check_precision, precision_autocast
 from mmwsss.utils.streams import SideStream
@@ -41,6 +42,7 @@ from .grounding_dino import (build_grounding_dino, check_detector_checkpoint,
 from .prompts import build_caption, build_class_phrases
 
 FALLBACKS = ('ignore', 'background', 'cam')
+
 
 def merge_instance_masks(masks: Tensor, labels: Tensor, scores: Tensor,
                          background: int = 0) -> Tensor:
@@ -53,19 +55,8 @@ def merge_instance_masks(masks: Tensor, labels: Tensor, scores: Tensor,
     Args:
         masks: (n, H, W) bool. labels: (n,) class indices. scores: (n,) detection scores.
     """
-    n, h, w = masks.shape
-    out = torch.full((h, w), background, dtype=torch.long, device=masks.device)
-    if n == 0:
-        return out
     areas = masks.flatten(1).sum(1)
-    # lowest priority first; the last painted mask wins
-    order = torch.arange(n, device=masks.device).flip(0)  # later index = lower priority
-    order = order[areas[order].argsort(descending=True, stable=True)]
-    order = order[scores[order].argsort(stable=True)]
-    labels = labels.to(masks.device).long()
-    for i in order.tolist():  # torch.where: no host sync per mask on CUDA
-        out = torch.where(masks[i], labels[i], out)
-    return out
+    return paint_masks(masks, labels, mask_priority_order(scores, areas), fill=background)
 
 
 def resolve_classes(classes: Union[str, Sequence[str]]) -> Tuple[str, ...]:

@@ -133,3 +133,34 @@ def pack_cam_predictions(cams: torch.Tensor, present: torch.Tensor,
         label = cams_to_label_map(cam, bg_threshold)
         ds.set_data(dict(pred_sem_seg=PixelData(data=label[None])))
     return data_samples
+
+
+def mask_priority_order(scores: torch.Tensor, areas: torch.Tensor) -> torch.Tensor:
+    """Indices of masks from lowest to highest priority, for ``paint_masks``: the higher score
+    wins; equal scores, the smaller area (pixels); then the earlier mask."""
+    order = torch.arange(len(scores), device=scores.device).flip(0)  # earlier = painted later
+    order = order[areas.to(scores.device)[order].argsort(descending=True, stable=True)]
+    return order[scores[order].argsort(stable=True)]
+
+
+def paint_masks(masks: torch.Tensor, labels: torch.Tensor, order: torch.Tensor,
+                fill: int) -> torch.Tensor:
+    """(H, W) long label map from (n, H, W) bool masks painted in ``order`` (lowest priority
+    first, so where masks overlap the one painted last wins); pixels of no mask get ``fill``.
+
+    One tensor op over all masks instead of one per mask: each pixel takes the highest paint
+    rank among the masks covering it (rank 0: none), then a lookup turns ranks into labels.
+    No host synchronisation, and a fixed number of kernels on CUDA whatever the mask count.
+    """
+    n, h, w = masks.shape
+    device = masks.device
+    if n == 0:
+        return torch.full((h, w), fill, dtype=torch.long, device=device)
+    order = order.to(device)
+    rank_dtype = torch.int16 if n < torch.iinfo(torch.int16).max else torch.int32
+    rank = torch.empty(n, dtype=rank_dtype, device=device)
+    rank[order] = torch.arange(1, n + 1, dtype=rank_dtype, device=device)
+    top = torch.where(masks.bool(), rank[:, None, None], rank.new_zeros(())).amax(0)
+    lut = torch.cat([torch.full((1,), fill, dtype=torch.long, device=device),
+                     labels.to(device).long()[order]])
+    return lut[top.long()]

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmwsss.models.utils import mask_priority_order, paint_masks
+
 SEED_MODES = ('coarse', 'fine')
 # official VOC settings: configs/VOC/cls/infer/final/affx2,at_score,att2affx1/ann,affed/cfg.py
 # (coarse seeds, pow .6) and configs/VOC/seg/infer/final/affx2,at_cam,attx1,·5thresh/ann,affed/
@@ -117,7 +119,8 @@ class SAMSeeding:
     ``SamAuto`` records; ``mmwsss.models.sam.SamAutoMaskGenerator`` gives them) the official
     ``('level_bigger', 'conf_bigger')``: a stable sort, so ties keep the order of ``masks``
     (the generator's order, as the official annotation list); without, the confidence, ties
-    broken by the smaller area.
+    broken by the smaller area, then the earlier mask (``mask_priority_order``, the rule of
+    ``merge_instance_masks``).
 
     *Coarse* and *fine* seeds are this computation on different CAMs, as in the official code:
     coarse from the classification-prompt CAMs (the CAM-activation-loss target), fine from the
@@ -183,13 +186,9 @@ class SAMSeeding:
         score = torch.cat([self.background(fg), fg])  # (1 + P, n)
         conf, idx = score.max(0)
         labels = torch.cat([idx.new_zeros(1), fg_cls + 1])[idx]
-        # paint lowest priority first
         if levels is None:
-            order = area.argsort(descending=True, stable=True)  # ties: the smaller mask later
-            order = order[conf[order].argsort(stable=True)]
+            order = mask_priority_order(conf, area)
         else:  # official sort_anns: a stable sort by (level, conf), ties keep the mask order
             order = conf.argsort(stable=True)
             order = order[levels[order].argsort(stable=True)]
-        for i in order.tolist():
-            out = torch.where(masks[i], labels[i], out)
-        return out
+        return paint_masks(masks, labels, order, fill=self.uncovered)
