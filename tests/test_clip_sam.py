@@ -367,11 +367,11 @@ def test_two_stage_training_as_the_official_code(sam_ckpt):
 
 
 def test_everything_masks_from_a_point_grid(sam_ckpt):
-    from mmwsss.models.sam import (SamBoxPredictor, build_sam, point_grid,
+    from mmwsss.models.sam import (BatchedSamPredictor, build_sam, point_grid,
                                    predict_everything)
     grid = point_grid(10, 20, 2)
     assert torch.allclose(grid, torch.tensor([[5., 2.5], [15., 2.5], [5., 7.5], [15., 7.5]]))
-    pred = SamBoxPredictor(build_sam('tiny', sam_ckpt), precision='fp32', decoder_batch_size=5)
+    pred = BatchedSamPredictor(build_sam('tiny', sam_ckpt), precision='fp32', decoder_batch_size=5)
     imgs = [torch.randint(0, 255, (3, 40, 50), dtype=torch.uint8),
             torch.randint(0, 255, (3, 64, 32), dtype=torch.uint8)]
     out = predict_everything(pred, imgs, points_per_side=3, pred_iou_thresh=-1e9)
@@ -404,9 +404,9 @@ def test_train_and_write_seeds(tiny_voc, sam_ckpt, tmp_path):
 
 # ------------------------------------------------------------ official SamAuto mask generator
 def _sam_auto(sam_ckpt, pattern='l2_nmsf_s1_rsw3', **kw):
-    from mmwsss.models.sam import (SamAutoMaskGenerator, SamBoxPredictor,
+    from mmwsss.models.sam import (BatchedSamPredictor, SamAutoMaskGenerator,
                                    build_sam)
-    pred = SamBoxPredictor(build_sam('tiny', sam_ckpt), precision='fp32')
+    pred = BatchedSamPredictor(build_sam('tiny', sam_ckpt), precision='fp32')
     return SamAutoMaskGenerator(pred, pattern, **kw)
 
 
@@ -546,10 +546,10 @@ def test_sam_auto_matches_segment_anything_generator(sam_ckpt):
     included; same resize of the crops as SamPredictor)."""
     from segment_anything import SamAutomaticMaskGenerator
     from segment_anything.utils.transforms import ResizeLongestSide
-    from mmwsss.models.sam import SamAutoMaskGenerator, SamBoxPredictor
+    from mmwsss.models.sam import BatchedSamPredictor, SamAutoMaskGenerator
     torch.manual_seed(0)
     sam = _structured_tiny_sam(sam_ckpt)
-    pred = SamBoxPredictor(sam, precision='fp32', decoder_batch_size=7, sdpa=False)
+    pred = BatchedSamPredictor(sam, precision='fp32', decoder_batch_size=7, sdpa=False)
     resize = ResizeLongestSide(sam.image_encoder.img_size)
 
     def pil_preprocess(images, bgr=False):  # SamPredictor.set_image's uint8 PIL resize

@@ -25,7 +25,7 @@ from mmwsss.label_generators.grounded_sam import merge_instance_masks
 from mmwsss.label_generators.grounding_dino import (TINY_GROUNDING_DINO, select_detections,
                                                     sub_sentence_masks)
 from mmwsss.label_generators.prompts import build_caption, build_class_phrases
-from mmwsss.models.sam import (SamBoxPredictor, build_sam, build_sam_model,
+from mmwsss.models.sam import (BatchedSamPredictor, build_sam, build_sam_model,
                                sam_input_size)
 from mmwsss.models.utils import mask_priority_order, paint_masks
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
@@ -359,7 +359,7 @@ def test_batched_sam_matches_sam_predictor_per_image():
     boxes = [torch.tensor([[5., 5, 40, 30], [10, 2, 70, 45]]), torch.zeros(0, 4),
              torch.tensor([[3., 10, 45, 60], [0, 0, 50, 70], [20, 20, 30, 30]])]
     # decoder chunks of 2 prompts: chunks mix prompts of different images
-    batched = SamBoxPredictor(sam, precision='fp32', decoder_batch_size=2)
+    batched = BatchedSamPredictor(sam, precision='fp32', decoder_batch_size=2)
     feats = batched.encode([images[0], images[2]])
     low, _ = batched.decode(feats, torch.tensor([0, 0, 1, 1, 1]), torch.cat([boxes[0], boxes[2]]))
     logits = [batched.postprocess(low[:2], feats, 0, return_logits=True),
@@ -379,10 +379,10 @@ def test_batched_sam_matches_sam_predictor_per_image():
         assert torch.allclose(lg, r[:, 0], atol=1e-4)
         assert ((r[:, 0] > 0) == m).float().mean() > 0.999
     # bf16 autocast (CPU here): the same masks almost everywhere
-    bf16 = SamBoxPredictor(sam, precision='bf16').predict_boxes(images, boxes)
+    bf16 = BatchedSamPredictor(sam, precision='bf16').predict_boxes(images, boxes)
     agree = torch.cat([(a == b).flatten() for a, b in zip(masks, bf16)]).float().mean()
     assert agree > 0.95
-    assert not SamBoxPredictor(sam).use_bf16  # 'auto' is fp32 off CUDA
+    assert not BatchedSamPredictor(sam).use_bf16  # 'auto' is fp32 off CUDA
 
 
 def test_build_sam_checks_the_checkpoint(tiny_models, tmp_path):

@@ -140,7 +140,7 @@ def test_seam_inference_uses_pcm_refined_cams():
         feats = model.extract_feat(x)
         raw = model.head(feats)
         refined = model.cam_neck.refine(raw, feats, x)[:, 1:]
-        assert torch.allclose(model.cams_for_inference(x), refined)
+        assert torch.allclose(model.single_scale_cams(x), refined)
         out = model.predict(x, [_sample([1, 2])])[0]
     assert out.pred_cam.data.shape == (3, 32, 32) and out.pred_cam.data[2].sum() == 0
 

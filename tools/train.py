@@ -4,7 +4,7 @@ import argparse
 from mmengine.runner import Runner
 
 from mmwsss.apis.cli import apply_train_options, load_tool_config, run_main, tool_parser
-from mmwsss.apis.precision import PRECISIONS
+from mmwsss.apis.precision import TRAIN_PRECISIONS
 from mmwsss.utils import check_config_checkpoints, prepare_distributed
 
 
@@ -15,7 +15,7 @@ def main():
                         help='resume from the latest checkpoint in the work dir (if any)')
     parser.add_argument('--resume-from', metavar='CHECKPOINT',
                         help='resume from this checkpoint')
-    parser.add_argument('--precision', choices=PRECISIONS,
+    parser.add_argument('--precision', choices=TRAIN_PRECISIONS,
                         help="override the config's train_precision (GPU configs: bf16)")
     parser.add_argument('--amp', action='store_true', help='same as --precision bf16')
     parser.add_argument('--channels-last', action=argparse.BooleanOptionalAction,

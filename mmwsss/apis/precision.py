@@ -14,7 +14,7 @@ import warnings
 import torch
 from mmengine.config import Config
 
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+TRAIN_PRECISIONS = ('fp32', 'bf16', 'fp16')
 _AMP_KEYS = ('dtype', 'loss_scale', 'use_fsdp')
 
 
@@ -26,8 +26,8 @@ def apply_training_precision(cfg: Config, cuda_available: bool = None) -> str:
     # wrapper it wrote, AmpOptimWrapper included
     explicit = 'train_precision' in cfg
     precision = cfg.train_precision if explicit else _wrapper_precision(cfg.optim_wrapper)
-    if precision not in PRECISIONS:
-        raise ValueError(f'train_precision={precision!r}: use one of {PRECISIONS}')
+    if precision not in TRAIN_PRECISIONS:
+        raise ValueError(f'train_precision={precision!r}: use one of {TRAIN_PRECISIONS}')
     if cuda_available is None:
         cuda_available = torch.cuda.is_available()
     if precision != 'fp32' and not cuda_available:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from mmwsss.models.builder import build_module
-from mmwsss.models.sam import (SamAutoMaskGenerator, SamBoxPredictor, build_sam,
+from mmwsss.models.sam import (BatchedSamPredictor, SamAutoMaskGenerator, build_sam,
                                check_sam_checkpoint, predict_everything)
 from mmwsss.models.seeding import SAMSeeding
 from mmwsss.models.seeding.sam_seeding import DEFAULT_CAA
@@ -59,7 +59,7 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
         sam_auto: ``SamAutoMaskGenerator`` arguments: ``pattern`` (default the official
             ``'l2_nmsf_s1_rsw3'``) and any override of its settings.
         points_per_side / pred_iou_thresh / min_area: ``mask_source='grid'`` options.
-        sam_precision / sam_decoder_batch_size: ``SamBoxPredictor`` options.
+        sam_precision / sam_decoder_batch_size: ``BatchedSamPredictor`` options.
     """
 
     def __init__(self, model: dict, checkpoint: str, sam_checkpoint: str,
@@ -82,7 +82,7 @@ class CLIPSAMLabelGenerator(BaseLabelGenerator):
         load_trained_checkpoint(self.model, checkpoint,
                                 'CLIP prompt checkpoint (tools/train.py output)')
         self.model.to(self.device).eval()
-        self.sam = SamBoxPredictor(build_sam(sam_type, sam_checkpoint, self.device),
+        self.sam = BatchedSamPredictor(build_sam(sam_type, sam_checkpoint, self.device),
                                    precision=sam_precision,
                                    decoder_batch_size=sam_decoder_batch_size)
         if bg_threshold is not None:

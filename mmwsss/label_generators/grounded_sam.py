@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmwsss.datasets.samplers import BATCH_GROUPINGS
-from mmwsss.models.sam import SamBoxPredictor, build_sam, check_sam_checkpoint
+from mmwsss.models.sam import BatchedSamPredictor, build_sam, check_sam_checkpoint
 from mmwsss.models.utils import mask_priority_order, paint_masks
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
 from mmwsss.utils.precision import check_precision, precision_autocast
@@ -194,7 +194,7 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
 
     def _attach(self, detector: nn.Module, sam: nn.Module) -> None:
         self.detector = detector
-        self.sam = SamBoxPredictor(sam, **self._sam_options)
+        self.sam = BatchedSamPredictor(sam, **self._sam_options)
         self._encoder_stream = SideStream(self.device)
         self.fallback_generator = None
         if self._fallback_cfg is not None:

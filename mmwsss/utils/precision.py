@@ -3,12 +3,12 @@ import contextlib
 
 import torch
 
-PRECISIONS = ('auto', 'bf16', 'fp32')
+INFERENCE_PRECISIONS = ('auto', 'bf16', 'fp32')
 
 
 def check_precision(precision: str, what: str = 'precision') -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f'{what} {precision!r}: use one of {PRECISIONS}')
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f'{what} {precision!r}: use one of {INFERENCE_PRECISIONS}')
     return precision
 
 

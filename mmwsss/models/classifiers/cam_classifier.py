@@ -91,8 +91,9 @@ class CAMClassifier(BaseModel):
     def loss(self, inputs: torch.Tensor, data_samples: List[SegDataSample]) -> Dict:
         return self.head.loss(self.extract_feat(inputs), data_samples, inputs)
 
-    def cams_for_inference(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Foreground CAMs at feature resolution; refined by ``cam_neck`` when there is one."""
+    def single_scale_cams(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Foreground CAMs of one forward pass at feature resolution, refined by ``cam_neck``
+        when there is one (``inference_cams`` runs it per scale and flip)."""
         feats = self.extract_feat(inputs)
         cams = self.head(feats)
         if self.cam_neck is not None:
@@ -116,7 +117,7 @@ class CAMClassifier(BaseModel):
             if self.test_cfg['flip']:
                 x = torch.cat([x, x.flip(-1)], dim=0)
             with precision_autocast(self.test_cfg['precision'], inputs.device):
-                cam = self.cams_for_inference(x)
+                cam = self.single_scale_cams(x)
             cam = F.interpolate(F.relu(cam.float()), size=(h, w), mode='bilinear',
                                 align_corners=False)
             if self.test_cfg['flip']:

@@ -117,13 +117,13 @@ class CLIPSAMClassifier(BaseModel):
         if self.sam_cfg is None:
             return None
         if self._sam[0] is None:
-            from mmwsss.models.sam import SamBoxPredictor, build_sam
+            from mmwsss.models.sam import BatchedSamPredictor, build_sam
             cfg = self.sam_cfg
             sam = build_sam(cfg.get('sam_type', 'vit_h'), cfg['checkpoint'],
                             self.head.cls_ctx.device)
             for p in sam.parameters():
                 p.requires_grad_(False)
-            self._sam[0] = SamBoxPredictor(sam, precision=cfg.get('precision', 'auto'),
+            self._sam[0] = BatchedSamPredictor(sam, precision=cfg.get('precision', 'auto'),
                                            encoder_batch_size=cfg.get('encoder_batch_size', 8),
                                            decoder_batch_size=cfg.get('decoder_batch_size', 64))
         return self._sam[0]

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .predictor import SamBoxPredictor
+from .predictor import BatchedSamPredictor
 
 
 def point_grid(h: int, w: int, points_per_side: int) -> Tensor:
@@ -18,12 +18,12 @@ def point_grid(h: int, w: int, points_per_side: int) -> Tensor:
 
 
 @torch.no_grad()
-def predict_everything(predictor: SamBoxPredictor, images: Sequence[Tensor],
+def predict_everything(predictor: BatchedSamPredictor, images: Sequence[Tensor],
                        points_per_side: int = 32, pred_iou_thresh: float = 0.88,
                        min_area: int = 0, bgr: bool = False) -> List[Tensor]:
     """"Everything" masks: SAM prompted by a regular point grid on each image.
 
-    A simplified ``SamAutomaticMaskGenerator`` on top of ``SamBoxPredictor``: the batch is
+    A simplified ``SamAutomaticMaskGenerator`` on top of ``BatchedSamPredictor``: the batch is
     encoded once, the grid points of all images are decoded together in chunks of
     ``decoder_batch_size`` (single-mask output), masks whose predicted IoU is below
     ``pred_iou_thresh`` or whose area is below ``min_area`` are dropped, and identical masks
@@ -128,7 +128,7 @@ class SamAutoMaskGenerator:
     official ``configs/VOC/sams/cfg.py`` and ``configs/COCO/sams/cfg.py``).
 
     The same steps as the official ``SamAuto.generate``, reimplemented on top of
-    ``SamBoxPredictor`` (all crops of all images encoded in one chunked pass, the grid points of
+    ``BatchedSamPredictor`` (all crops of all images encoded in one chunked pass, the grid points of
     all crops decoded together):
 
     1. crops (``_generate_masks``; ``amg.generate_crop_boxes``): the whole image plus, for
@@ -151,7 +151,7 @@ class SamAutoMaskGenerator:
     7. the "rock-sand-water" filter (``rock_sand_water``), if ``rock_sand_water_thresh``.
 
     Args:
-        predictor: a ``SamBoxPredictor``.
+        predictor: a ``BatchedSamPredictor``.
         pattern: a key of ``SAM_AUTO_PATTERNS`` (the official settings) or ``None``
             (``'official_default'``).
         **overrides: any setting of the pattern (the ``SamAuto`` argument names).
@@ -163,7 +163,7 @@ class SamAutoMaskGenerator:
 
     KEYS = tuple(_SAM_AUTO_BASE)
 
-    def __init__(self, predictor: SamBoxPredictor, pattern: Optional[str] = 'l2_nmsf_s1_rsw3',
+    def __init__(self, predictor: BatchedSamPredictor, pattern: Optional[str] = 'l2_nmsf_s1_rsw3',
                  **overrides) -> None:
         from segment_anything.utils.amg import build_all_layer_point_grids
         key = pattern or 'official_default'

@@ -1,4 +1,4 @@
-"""``SamBoxPredictor``: a batched replacement for ``segment_anything.SamPredictor``. It encodes
+"""``BatchedSamPredictor``: a batched replacement for ``segment_anything.SamPredictor``. It encodes
 a whole batch of images in one (chunked) pass of the image encoder and decodes the masks of all
 prompts of the batch together, each prompt attending to the embedding of its own image;
 ``SamPredictor`` encodes one image at a time and decodes the prompts of that image only."""
@@ -26,7 +26,7 @@ class SamImageBatch:
         return len(self.input_sizes)
 
 
-class SamBoxPredictor:
+class BatchedSamPredictor:
     """Batched SAM inference: one image-encoder pass per batch, all prompts decoded together.
 
     Args:
