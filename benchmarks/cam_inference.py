@@ -130,9 +130,9 @@ def main() -> dict:
     args = parse_args()
     init_default_scope('mmwsss')
     device = torch.device(args.device)
-    if device.type == 'cuda':
-        torch.backends.cudnn.benchmark = True
     cfg = Config.fromfile(osp.join(ROOT, TINY_CONFIG if args.tiny else CONFIG))
+    # as make_pseudo_labels sets it (off in the configs: real datasets have many image sizes)
+    torch.backends.cudnn.benchmark = bool(cfg.env_cfg.get('cudnn_benchmark', False))
     size = (48, 64) if args.tiny else (375, 500)
     k = cfg.model.head.num_classes
     with tempfile.TemporaryDirectory() as root:

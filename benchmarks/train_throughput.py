@@ -451,7 +451,7 @@ def main() -> Dict[str, dict]:
     args = parse_args()
     torch.manual_seed(0)
     device = torch.device(args.device)
-    if device.type == 'cuda':
+    if device.type == 'cuda':  # as tools/train.py's CudnnBenchmarkHook sets it for training
         torch.backends.cudnn.benchmark = True
     results = {}
     print(f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}"

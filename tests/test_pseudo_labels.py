@@ -179,6 +179,32 @@ def test_an_unwritable_label_folder_fails_before_any_model_is_built(tiny_voc, tm
     assert not built
 
 
+def test_label_runs_follow_the_configs_cudnn_benchmark(tiny_voc, tmp_path):
+    """A label run autotunes cuDNN as the config's ``env_cfg`` says (off by default: many image
+    sizes), like a Runner would, and leaves the value from before it."""
+    import torch
+
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+    seen = []
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class RecordsCudnnTestGenerator(BaseLabelGenerator):
+        def generate(self, data_batch):
+            seen.append(torch.backends.cudnn.benchmark)
+            return [np.zeros(img.shape[-2:], np.uint8) for img in data_batch['inputs']]
+
+    gen = dict(type='RecordsCudnnTestGenerator')
+    for value in (True, False):
+        torch.backends.cudnn.benchmark = not value
+        cfg = load_cfg(CAM_CFG, {**tiny_overrides(tiny_voc), 'env_cfg.cudnn_benchmark': value})
+        seen.clear()
+        generate_pseudo_labels(cfg, str(tmp_path / str(value)), gen, num_workers=0)
+        assert seen and set(seen) == {value}
+        assert torch.backends.cudnn.benchmark is (not value)
+    torch.backends.cudnn.benchmark = False
+
+
 # Slurm's srun and scontrol on one machine: --ntasks=N copies of the command, each with the
 # SLURM_* variables a task gets; scontrol names the first node of the list.
 FAKE_SRUN = """#!/usr/bin/env bash

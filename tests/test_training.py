@@ -122,3 +122,35 @@ def test_test_tool_writes_cam_sweep(tiny_voc, tiny_cam, tmp_path):
     dist = json.load(open(dist_out))
     assert dist['bg_threshold'] == m['bg_threshold']
     assert {k: dist[k] for k in sweep} == pytest.approx(sweep, abs=1e-6)
+
+
+def test_cudnn_autotunes_the_training_loop_only(tiny_voc, tmp_path):
+    """tools/train.py's hooks turn cuDNN benchmark mode on for the fixed-size training batches,
+    off for validation (many image sizes), and leave the value from before the run."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    from conftest import load_cfg
+    from mmwsss.apis.cli import apply_train_options
+    from mmwsss.registry import HOOKS
+
+    seen = []
+
+    @HOOKS.register_module(force=True)
+    class CudnnProbeHook(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.append(('train', torch.backends.cudnn.benchmark))
+
+        def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            seen.append(('val', torch.backends.cudnn.benchmark))
+
+    overrides = dict(tiny_overrides(tiny_voc, iters=2), **{'train_cfg.val_interval': 1})
+    cfg = load_cfg(CAM_CFG, overrides)
+    cfg.work_dir = str(tmp_path)
+    apply_train_options(cfg)
+    cfg.custom_hooks.append(dict(type='CudnnProbeHook'))
+    Runner.from_cfg(cfg).train()
+    phases = [phase for phase, _ in seen]
+    assert phases.index('val') < len(phases) - phases[::-1].index('train') - 1  # interleaved
+    assert all(on == (phase == 'train') for phase, on in seen), seen
+    assert torch.backends.cudnn.benchmark is False  # the config's env_cfg value, as before

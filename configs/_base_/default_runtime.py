@@ -1,6 +1,8 @@
 default_scope = 'mmwsss'
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 env_cfg = dict(
+    # off for evaluation and label generation (many image sizes); tools/train.py turns it on
+    # for the training loop (fixed crops; mmwsss.CudnnBenchmarkHook)
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # without CUDA, tools/*.py switch to gloo (mmwsss.utils.prepare_distributed)

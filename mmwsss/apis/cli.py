@@ -37,7 +37,8 @@ def apply_train_options(cfg: Config, precision: Optional[str] = None,
     config's switches (then applied: ``apply_training_precision``); ``resume`` continues from
     the work dir's latest checkpoint, ``resume_from`` from that file (both checked). Without a
     checkpoint yet, training starts afresh, from the config's ``load_from`` if it has one.
-    Ctrl-C saves the iteration it stops (``add_interrupt_checkpoint``)."""
+    Ctrl-C saves the iteration it stops and cuDNN autotunes the training loop only
+    (``add_training_hooks``)."""
     from mmwsss.utils import resume_checkpoint
     from .precision import apply_training_precision
     if precision:
@@ -49,16 +50,20 @@ def apply_train_options(cfg: Config, precision: Optional[str] = None,
         checkpoint = resume_checkpoint(cfg.work_dir, resume_from or 'auto')
         if checkpoint:
             cfg.resume, cfg.load_from = True, checkpoint
-    add_interrupt_checkpoint(cfg)
+    add_training_hooks(cfg)
     return cfg
 
 
-def add_interrupt_checkpoint(cfg: Config) -> None:
-    """Ctrl-C in training saves the iteration it interrupts
-    (``mmwsss.CheckpointOnInterruptHook``), whatever the config; listed once."""
+def add_training_hooks(cfg: Config) -> None:
+    """Hooks every training run gets, whatever the config, each listed once (a config's own
+    entry, with its arguments, is kept): Ctrl-C saves the iteration it interrupts
+    (``CheckpointOnInterruptHook``); cuDNN autotunes the fixed-size training convolutions but
+    not the many-size evaluation (``CudnnBenchmarkHook``)."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(str(h.get('type', '')).endswith('CheckpointOnInterruptHook') for h in hooks):
-        cfg.custom_hooks = hooks + [dict(type='mmwsss.CheckpointOnInterruptHook')]
+    for name in ('CheckpointOnInterruptHook', 'CudnnBenchmarkHook'):
+        if not any(str(h.get('type', '')).split('.')[-1] == name for h in hooks):
+            hooks.append(dict(type=f'mmwsss.{name}'))
+    cfg.custom_hooks = hooks
 
 
 def tool_parser(description: str, launcher: bool = True) -> argparse.ArgumentParser:

@@ -228,10 +228,11 @@ def generate_pseudo_labels(cfg: Config,
                          lambda ds: path_of[ds.img_path], palette)
     t0 = time.time()
     try:
-        failures = _label_batches(
-            gen, loader, writer, rank == 0 and len(todo), overlay_dir,
-            num_overlays if overlay_dir else 0, palette,
-            lambda ds: osp.splitext(osp.relpath(path_of[ds.img_path], out_dir))[0])
+        with _cudnn_benchmark(cfg):
+            failures = _label_batches(
+                gen, loader, writer, rank == 0 and len(todo), overlay_dir,
+                num_overlays if overlay_dir else 0, palette,
+                lambda ds: osp.splitext(osp.relpath(path_of[ds.img_path], out_dir))[0])
     except KeyboardInterrupt:  # Ctrl-C: finish the labels made so far, say how to go on
         writer.close()
         print_log(f'\n[rank {rank}] interrupted: {writer.written} labels written by this run, '
@@ -253,6 +254,18 @@ def generate_pseudo_labels(cfg: Config,
     report = _merge_reports(out_dir, world_size, len(dataset))
     _log_report(report, out_dir)
     return report
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(cfg: Config):
+    """The config's ``env_cfg.cudnn_benchmark`` while labelling, as the Runner would set it
+    (False in the mmwsss configs: images of many sizes), then the value from before."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = bool(cfg.get('env_cfg', {}).get('cudnn_benchmark', False))
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def _check_output_dirs(out_dir: str, overlay_dir: Optional[str]) -> None:
