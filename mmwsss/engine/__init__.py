@@ -4,5 +4,5 @@ from .hooks import (ChannelsLastHook, CheckpointOnInterruptHook, CudnnBenchmarkH
 from .optimizers import AmpOptimWrapper, GroupedOptimWrapperConstructor, merge_param_groups
 
 __all__ = ['AmpOptimWrapper', 'CPUDistributedDataParallel', 'DistributedDataParallel',
-           'ChannelsLastHook', 'CheckpointOnInterruptHook', 'CudnnBenchmarkHook', 'to_channels_last',
-           'GroupedOptimWrapperConstructor', 'merge_param_groups']
+           'ChannelsLastHook', 'CheckpointOnInterruptHook', 'CudnnBenchmarkHook',
+           'to_channels_last', 'GroupedOptimWrapperConstructor', 'merge_param_groups']
