@@ -5,15 +5,16 @@
 #
 # STAGE: train (the training steps against their baselines), train_compile (the same with
 # torch.compile of the mmwsss step), labels (Grounded-SAM, SAM ViT-H), cam (CAM inference over
-# 2000 VOC-size images); default: all four. Each writes OUT_DIR/<stage>.json and its log; on one
+# 2000 VOC-size images), data (the training data pipelines on this machine's CPU cores, and the
+# configs' DataLoaders with 8 workers); default: all five. Each writes OUT_DIR/<stage>.json and its log; on one
 # H100 each stage takes a few minutes (train_compile: plus compilation). Copy the printed
 # figures, with date, device and command, into docs/benchmarks.md. On a machine without
 # network, benchmarks/gpu_env.sh installs the stack (mmcv with CUDA ops) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam]}
+OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam data]}
 shift
-STAGES=${*:-train train_compile labels cam}
+STAGES=${*:-train train_compile labels cam data}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 mkdir -p "$OUT"
 "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else
@@ -26,7 +27,8 @@ for stage in $STAGES; do
     labels) cmd=(benchmarks/label_throughput.py --device cuda --sam-type vit_h --num-images 64
                  --batch-size 16) ;;
     cam) cmd=(benchmarks/cam_inference.py --device cuda --num-images 2000 --batch-size 16) ;;
-    *) echo "unknown stage '$stage' (train, train_compile, labels, cam)" >&2; exit 2 ;;
+    data) cmd=(benchmarks/data_throughput.py --num-images 400 --loader --workers 8) ;;
+    *) echo "unknown stage '$stage' (train, train_compile, labels, cam, data)" >&2; exit 2 ;;
   esac
   echo ">> $stage: python ${cmd[*]}"
   "$PY" "${cmd[@]}" --json "$OUT/$stage.json" 2>&1 | tee "$OUT/$stage.log" \

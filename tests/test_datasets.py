@@ -339,3 +339,22 @@ def test_label_png_reading_rejects_colour_images_and_keeps_indices(tmp_path):
     cut.write_bytes(cut.read_bytes()[:120])
     with pytest.raises(ValueError, match='label map .*cut.png cannot be read'):
         load_label_png(str(cut))
+
+
+def test_color_jitter_is_seams_pil_jitter_on_the_bgr_image():
+    """``ColorJitter`` gives what SEAM's pipeline (torchvision's jitter on the RGB PIL image)
+    gives for the same random draw; torchvision's tensor path rounds differently."""
+    import torch
+    from PIL import Image
+    from torchvision.transforms import ColorJitter as TVColorJitter
+    bgr = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    jitter = TRANSFORMS.build(dict(type='ColorJitter', brightness=0.3, contrast=0.3,
+                                   saturation=0.3, hue=0.1))
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ours = jitter(dict(img=bgr.copy()))['img']
+        torch.manual_seed(seed)
+        official = np.asarray(TVColorJitter(0.3, 0.3, 0.3, 0.1)(Image.fromarray(bgr[..., ::-1])))
+        assert ours.dtype == np.uint8 and ours.shape == bgr.shape
+        assert np.array_equal(ours, official[..., ::-1])
+        assert not np.array_equal(ours, bgr)

@@ -260,7 +260,8 @@ def test_op_counter_sees_backward_and_every_kind_of_host_sync():
                          'aten::index_put_ (bool mask)': 1, 'aten::nonzero': 1}
 
 
-@pytest.mark.parametrize('script', ['train_throughput', 'cam_inference', 'label_throughput'])
+@pytest.mark.parametrize('script', ['train_throughput', 'cam_inference', 'label_throughput',
+                                    'data_throughput'])
 def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
     out = tmp_path / 'res.json'
     run_tool(f'benchmarks/{script}.py', '--tiny', '--json', str(out), timeout=900)
@@ -293,6 +294,16 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
         assert res['agreement_fp32_vs_reference'] > 0.8  # merge rule and resize differ
         assert set(res['bf16_stage_ms_per_image']) == {
             'detect', 'sam_encode', 'sam_decode', 'sam_upsample', 'total'}
+    elif script == 'data_throughput':
+        assert set(res['results']) == {'cam', 'seam', 'deeplabv2'}
+        for r in res['results'].values():
+            # training samples of the crop size (mmseg's crop leaves smaller images smaller;
+            # the data preprocessor pads them on the device)
+            assert r['baseline_shape'][-2:] == [r['crop']] * 2
+            assert max(r['mmwsss_shape'][-2:]) == r['crop'] >= min(r['mmwsss_shape'][-2:])
+            assert r['ratio'] == pytest.approx(
+                r['mmwsss_img_s_per_worker'] / r['baseline_img_s_per_worker'])
+            assert r['workers_needed'] >= r['step_img_s'] / r['mmwsss_img_s_per_worker']
     else:
         assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ
