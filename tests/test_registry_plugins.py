@@ -17,6 +17,23 @@ def test_registries_are_children_of_mmseg():
     assert LABEL_GENERATORS.get('CAMLabelGenerator') is not None
 
 
+def test_every_mmseg_registry_has_an_mmwsss_child():
+    """A lookup in the mmwsss scope finds a registry of that scope in every tree mmseg has, so
+    MMEngine does not warn that it fell back to its root (weight initialisers, log processors,
+    runners, ...)."""
+    import mmseg.registry as mmseg_registry
+    from mmengine.registry import Registry
+
+    import mmwsss.registry as ours
+    parents = {id(getattr(ours, name).parent) for name in dir(ours)
+               if isinstance(getattr(ours, name), Registry) and getattr(ours, name).parent}
+    for name in dir(mmseg_registry):
+        registry = getattr(mmseg_registry, name)
+        if isinstance(registry, Registry) and name not in ('MODEL_WRAPPERS',
+                                                           'OPTIM_WRAPPER_CONSTRUCTORS'):
+            assert id(registry) in parents or 'mmwsss' in registry.children, name
+
+
 def test_plain_mmseg_config_trains_with_custom_imports(tiny_voc, tmp_path):
     """An mmseg project (default_scope mmseg, its own dataset class) uses our head by name."""
     cfg = Config(dict(
