@@ -87,6 +87,44 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_resume_goes_on(tiny_voc, tmp
                       weights_only=True)['meta']['iter'] == stopped + 2
 
 
+def test_ctrl_c_in_a_two_rank_run_stops_all_ranks_at_one_iteration_and_saves(tiny_voc,
+                                                                            tmp_path):
+    """Ctrl-C to torchrun (tools/dist_train.sh), which passes SIGINT on to its workers: the
+    ranks agree on one iteration, rank 0 saves it, all stop (none left in a collective), and
+    --resume goes on from it."""
+    import re
+    import signal
+    import time
+    work = str(tmp_path / 'w')
+    opts = tiny_overrides(tiny_voc, iters=500)
+    opts.update({'default_hooks.checkpoint.interval': 500, 'train_cfg.val_interval': 500})
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29623')
+    proc = subprocess.Popen(['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work,
+                             *as_cli(opts)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = ''
+    deadline = time.time() + 300
+    while 'Iter(train) [  3/500]' not in log and time.time() < deadline:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, log[-3000:]
+        log += line
+    os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: the launcher's process group
+    log += proc.communicate(timeout=120)[0]
+    stopped = {int(n) for n in re.findall(r'\[rank \d\] stopped after iteration (\d+)', log)}
+    assert len(re.findall(r'\[rank \d\] stopped after', log)) == 2, log[-4000:]
+    assert len(stopped) == 1, log[-4000:]  # both ranks at the same iteration
+    done = stopped.pop()
+    assert done >= 3 and done % 10 == 0  # the ranks agree every 10 iterations
+    assert 'SIGKILL' not in log and 'forcefully' not in log  # none had to be killed
+    saved = torch.load(osp.join(work, f'iter_{done}.pth'), weights_only=True)
+    assert saved['meta']['iter'] == done and saved['optimizer']['state']
+    assert open(osp.join(work, 'last_checkpoint')).read().endswith(f'iter_{done}.pth')
+    opts.update({'train_cfg.max_iters': done + 1, 'train_cfg.val_interval': done + 1,
+                 'param_scheduler.1.end': done + 1})
+    resumed = run_tool('tools/train.py', CAM_CFG, '--work-dir', work, '--resume', *as_cli(opts))
+    assert f'resumed epoch: 0, iter: {done}' in resumed.stdout + resumed.stderr
+
+
 def test_two_process_gloo_training(tiny_voc, tmp_path):
     """Two ranks through MMEngine's launcher, channels_last on: the model is converted before
     DDP wraps it (the ChannelsLastHook would refuse otherwise)."""

@@ -5,7 +5,8 @@ import signal
 import sys
 import threading
 
-from mmengine.dist import get_world_size
+import torch
+from mmengine.dist import all_reduce, barrier, get_rank, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
 from mmwsss.registry import HOOKS
@@ -21,21 +22,31 @@ class CheckpointOnInterruptHook(Hook):
     since its last periodic checkpoint (``val_interval`` iterations in the configs, up to 20k).
     A second Ctrl-C stops at once; so does Ctrl-C before training starts (building, loading).
 
+    Distributed runs: torchrun (``tools/dist_train.sh``) and srun pass a Ctrl-C on to every
+    rank as SIGINT, but the ranks may get it at different iterations, and a rank that stopped
+    alone would leave the others waiting in a collective. So the ranks agree every
+    ``sync_interval`` iterations (one all-reduce of a flag; one host-device sync on NCCL):
+    all stop at the first such iteration after any of them got the signal, rank 0 saves, and
+    all leave after it has. torchrun waits 30 s for its workers before it kills them, so
+    ``sync_interval`` iterations (and a validation, if one is due) must fit in that.
+    SIGTERM (a launcher tearing a failed run down, Slurm's time limit) keeps its default.
+
     The handler is set when the hook is built, before the data loader starts its worker
     processes, which inherit it and ignore the signal: a worker killed by Ctrl-C would leave
-    the main process waiting for a batch that never comes. Only single-process runs: the
-    ranks of a distributed run would each stop at another iteration (their launcher stops
-    them), and iteration-based loops (an epoch-based run resumes at an epoch's start).
-    ``tools/train.py`` adds the hook to every config.
+    the main process waiting for a batch that never comes. Iteration-based loops only (an
+    epoch-based run resumes at an epoch's start). ``tools/train.py`` adds the hook to every
+    config.
     """
 
     priority = 'LOWEST'  # after CheckpointHook, which may save this iteration itself
 
-    def __init__(self) -> None:
+    def __init__(self, sync_interval: int = 10) -> None:
+        self.sync_interval = max(1, int(sync_interval))
         self._pid = os.getpid()
+        self._world_size = get_world_size()
         self._training = self._requested = False
         self._previous = None
-        if get_world_size() == 1 and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum, frame) -> None:
@@ -45,9 +56,12 @@ class CheckpointOnInterruptHook(Hook):
             self._restore()
             raise KeyboardInterrupt
         self._requested = True
-        print('\nCtrl-C: stopping after this iteration (and its validation, if one is due) '
-              'with a checkpoint of it; Ctrl-C again to stop at once', file=sys.stderr,
-              flush=True)
+        if get_rank() == 0:
+            when = ('this iteration' if self._world_size == 1 else
+                    f'at most {self.sync_interval} iterations (all ranks together)')
+            print(f'\nCtrl-C: stopping after {when} (and its validation, if one is due) with a '
+                  'checkpoint of it; Ctrl-C again to stop at once', file=sys.stderr,
+                  flush=True)
 
     def _restore(self) -> None:
         if self._previous is not None and os.getpid() == self._pid:
@@ -61,23 +75,41 @@ class CheckpointOnInterruptHook(Hook):
         else:  # an epoch restarts on resume: the iteration could not be picked up again
             self._restore()
 
+    def _stop_now(self, runner) -> bool:
+        """Whether to stop before this iteration; in a distributed run, whether any rank got
+        Ctrl-C, asked of all ranks at the same iterations."""
+        if self._world_size == 1:
+            return self._requested
+        if runner.iter % self.sync_interval:
+            return False
+        flag = torch.tensor([float(self._requested)])
+        all_reduce(flag, op='max')
+        return bool(flag.item())
+
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         """Stop here, before the next iteration: the interrupted one and its validation
         (which runs after ``after_train_iter``) are done."""
-        if not self._requested:
+        if not self._training or not self._stop_now(runner):
             return
         self._restore()
         done = runner.iter
         if done == 0:  # nothing trained yet: nothing to save
             raise KeyboardInterrupt
         path = osp.join(runner.work_dir, f'iter_{done}.pth')
-        if runner.message_hub.get_info('last_ckpt') != path:  # CheckpointHook did not save it
+        # CheckpointHook may have saved this iteration (rank 0 knows; save_checkpoint and the
+        # message hub's last_ckpt are rank 0's)
+        if runner.message_hub.get_info('last_ckpt') != path:
             runner.save_checkpoint(runner.work_dir, osp.basename(path), save_optimizer=True,
                                    save_param_scheduler=True, by_epoch=False,
                                    meta=dict(epoch=runner.epoch, iter=done))
-        write_text_atomic(path, osp.join(runner.work_dir, 'last_checkpoint'))
-        runner.logger.warning(f'interrupted after iteration {done}: saved {path}; go on with '
-                              'tools/train.py CONFIG --resume')
+        if is_main_process():
+            write_text_atomic(path, osp.join(runner.work_dir, 'last_checkpoint'))
+            runner.logger.warning(f'interrupted after iteration {done}: saved {path}; go on '
+                                  'with tools/train.py CONFIG --resume')
+        if self._world_size > 1:
+            barrier()  # no rank leaves (and makes the launcher stop the rest) before the save
+            print(f'[rank {get_rank()}] stopped after iteration {done}', file=sys.stderr,
+                  flush=True)
         raise KeyboardInterrupt
 
     def after_train(self, runner) -> None:
