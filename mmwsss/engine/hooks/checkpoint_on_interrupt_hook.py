@@ -22,8 +22,10 @@ class CheckpointOnInterruptHook(Hook):
     since its last periodic checkpoint (``val_interval`` iterations in the configs, up to 20k).
     A second Ctrl-C stops at once; so does Ctrl-C before training starts (building, loading).
 
-    Distributed runs: torchrun (``tools/dist_train.sh``) and srun pass a Ctrl-C on to every
-    rank as SIGINT, but the ranks may get it at different iterations, and a rank that stopped
+    Distributed runs: torchrun (``tools/dist_train.sh``) passes a Ctrl-C on to every rank as
+    SIGINT; on Slurm, ``scancel --signal=INT JOBID`` sends it (srun itself turns Ctrl-C into a
+    task report, and two into SIGINT followed by a kill). The ranks may get the signal at
+    different iterations, and a rank that stopped
     alone would leave the others waiting in a collective. So the ranks agree every
     ``sync_interval`` iterations (one all-reduce of a flag; one host-device sync on NCCL):
     all stop at the first such iteration after any of them got the signal, rank 0 saves, and
