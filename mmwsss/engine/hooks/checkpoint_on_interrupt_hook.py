@@ -26,10 +26,9 @@ class CheckpointOnInterruptHook(Hook):
     SIGINT; on Slurm, ``scancel --signal=INT JOBID`` sends it (srun itself turns Ctrl-C into a
     task report, and two into SIGINT followed by a kill). The ranks may get the signal at
     different iterations, and a rank that stopped alone would leave the others waiting in a
-    collective. So the ranks agree every
-    ``sync_interval`` iterations (one all-reduce of a flag; one host-device sync on NCCL):
-    all stop at the first such iteration after any of them got the signal, rank 0 saves, and
-    all leave after it has. torchrun waits 30 s for its workers before it kills them, so
+    collective. So the ranks agree every ``sync_interval`` iterations (one all-reduce of a
+    flag; one host-device sync on NCCL): all stop at the first such iteration after any of
+    them got the signal, rank 0 saves, and all leave after it has. torchrun waits 30 s for its workers before it kills them, so
     ``sync_interval`` iterations (and a validation, if one is due) must fit in that.
     SIGTERM (a launcher tearing a failed run down, Slurm's time limit) keeps its default.
 
