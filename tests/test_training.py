@@ -20,6 +20,23 @@ def run_script(script: str, *args, port: int):
     return proc
 
 
+def ctrl_c_after(iteration: int, cmd: list, env: dict, timeout: int = 300):
+    """Run ``cmd`` in a session of its own, send SIGINT to its process group (a terminal's
+    Ctrl-C) once it logs training iteration ``iteration`` of 500; the process and its log."""
+    import signal
+    import time
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = ''
+    deadline = time.time() + timeout
+    while f'Iter(train) [{iteration:3d}/500]' not in log and time.time() < deadline:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, log[-3000:]
+        log += line
+    os.killpg(proc.pid, signal.SIGINT)
+    return proc, log + proc.communicate(timeout=timeout)[0]
+
+
 def test_resume_continues_from_last_checkpoint(tiny_voc, tmp_path):
     work = str(tmp_path / 'w')
     opts = tiny_overrides(tiny_voc, iters=2)
@@ -52,24 +69,13 @@ def test_ctrl_c_saves_the_interrupted_iteration_and_resume_goes_on(tiny_voc, tmp
     """Ctrl-C (SIGINT to the process group, as a terminal sends it, loader workers included)
     saves the iteration it stops, whatever the checkpoint interval; --resume goes on."""
     import re
-    import signal
-    import time
     work = str(tmp_path / 'w')
     opts = tiny_overrides(tiny_voc, iters=500)
     opts.update({'default_hooks.checkpoint.interval': 500, 'train_dataloader.num_workers': 2,
                  'train_dataloader.persistent_workers': True, 'train_cfg.val_interval': 1})
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    proc = subprocess.Popen([sys.executable, 'tools/train.py', CAM_CFG, '--work-dir', work,
-                             *as_cli(opts)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    log = ''
-    deadline = time.time() + 300
-    while 'Iter(train) [  3/500]' not in log and time.time() < deadline:
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None, log[-3000:]
-        log += line
-    os.killpg(proc.pid, signal.SIGINT)
-    log += proc.communicate(timeout=300)[0]
+    proc, log = ctrl_c_after(3, [sys.executable, 'tools/train.py', CAM_CFG, '--work-dir', work,
+                                 *as_cli(opts)], env)
     assert proc.returncode == 130, log[-3000:]
     stopped = int(re.search(r'interrupted after iteration (\d+): saved', log).group(1))
     assert 3 <= stopped < 500 and 'Traceback' not in log
@@ -93,23 +99,13 @@ def test_ctrl_c_in_a_two_rank_run_stops_all_ranks_at_one_iteration_and_saves(tin
     ranks agree on one iteration, rank 0 saves it, all stop (none left in a collective), and
     --resume goes on from it."""
     import re
-    import signal
-    import time
     work = str(tmp_path / 'w')
     opts = tiny_overrides(tiny_voc, iters=500)
     opts.update({'default_hooks.checkpoint.interval': 500, 'train_cfg.val_interval': 500})
     env = dict(os.environ, PYTHON=sys.executable, PORT='29623')
-    proc = subprocess.Popen(['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work,
-                             *as_cli(opts)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    log = ''
-    deadline = time.time() + 300
-    while 'Iter(train) [  3/500]' not in log and time.time() < deadline:
-        line = proc.stdout.readline()
-        assert line or proc.poll() is None, log[-3000:]
-        log += line
-    os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: the launcher's process group
-    log += proc.communicate(timeout=120)[0]
+    # the terminal's Ctrl-C reaches the launcher's process group; torchrun passes it on
+    _, log = ctrl_c_after(3, ['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work,
+                              *as_cli(opts)], env)
     stopped = {int(n) for n in re.findall(r'\[rank \d\] stopped after iteration (\d+)', log)}
     assert len(re.findall(r'\[rank \d\] stopped after', log)) == 2, log[-4000:]
     assert len(stopped) == 1, log[-4000:]  # both ranks at the same iteration
