@@ -641,6 +641,7 @@ def test_paint_masks_equals_painting_one_mask_at_a_time():
         for i in order.tolist():
             expected[masks[i]] = labels[i]
         assert torch.equal(paint_masks(masks, labels, order, fill=255), expected)
+        assert torch.equal(paint_masks(masks, labels, order, fill=255, chunk=3), expected)
     scores = torch.tensor([0.2, 0.7, 0.7, 0.7])
     areas = torch.tensor([5, 9, 3, 3])
     # highest priority last: 0.7 beats 0.2; among 0.7 the smaller area; then the earlier mask

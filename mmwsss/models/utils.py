@@ -144,13 +144,13 @@ def mask_priority_order(scores: torch.Tensor, areas: torch.Tensor) -> torch.Tens
 
 
 def paint_masks(masks: torch.Tensor, labels: torch.Tensor, order: torch.Tensor,
-                fill: int) -> torch.Tensor:
+                fill: int, chunk: int = 64) -> torch.Tensor:
     """(H, W) long label map from (n, H, W) bool masks painted in ``order`` (lowest priority
     first, so where masks overlap the one painted last wins); pixels of no mask get ``fill``.
 
-    One tensor op over all masks instead of one per mask: each pixel takes the highest paint
-    rank among the masks covering it (rank 0: none), then a lookup turns ranks into labels.
-    No host synchronisation, and a fixed number of kernels on CUDA whatever the mask count.
+    Tensor ops over ``chunk`` masks at a time instead of one per mask: each pixel takes the
+    highest paint rank among the masks covering it (rank 0: none), then a lookup turns ranks
+    into labels. No host synchronisation; extra memory is ``chunk`` int16 maps at most.
     """
     n, h, w = masks.shape
     device = masks.device
@@ -160,7 +160,11 @@ def paint_masks(masks: torch.Tensor, labels: torch.Tensor, order: torch.Tensor,
     rank_dtype = torch.int16 if n < torch.iinfo(torch.int16).max else torch.int32
     rank = torch.empty(n, dtype=rank_dtype, device=device)
     rank[order] = torch.arange(1, n + 1, dtype=rank_dtype, device=device)
-    top = torch.where(masks.bool(), rank[:, None, None], rank.new_zeros(())).amax(0)
+    top = torch.zeros((h, w), dtype=rank_dtype, device=device)
+    for start in range(0, n, chunk):
+        part = torch.where(masks[start:start + chunk].bool(),
+                           rank[start:start + chunk, None, None], top.new_zeros(()))
+        top = torch.maximum(top, part.amax(0))
     lut = torch.cat([torch.full((1,), fill, dtype=torch.long, device=device),
                      labels.to(device).long()[order]])
     return lut[top.long()]
