@@ -174,6 +174,18 @@ def test_unreadable_images_and_impossible_masks_are_named_when_loaded(tiny_voc, 
         with pytest.raises(ValueError, match=message):
             ds[i]
     assert ds[5]['gt_seg_map'].shape == (64, 64)  # an intact pair loads as mmseg's would
+    # a training set with skip_unreadable (the configs' train sets): each broken sample is
+    # reported by name and another image is drawn in its place; evaluation still raises
+    train = SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, skip_unreadable=True,
+                                pipeline=[dict(type='LoadImageFromFile'),
+                                          dict(type='LoadAnnotations')])
+    for i, message in enumerate(expected):
+        with pytest.warns(UserWarning, match='skipped in training.*' + message):
+            sample = train[i]
+        assert osp.basename(sample['img_path'])[:-4] not in names[:5]  # an intact one instead
+    train.test_mode = True
+    with pytest.raises(ValueError, match=expected[0]):
+        train[0]
 
 
 def test_load_image_level_labels_needs_a_source():

@@ -21,4 +21,5 @@ train_dataloader = dict(dataset=dict(
     data_root={{_base_.data_root}},
     data_prefix=dict(img_path='JPEGImages', seg_map_path='PseudoLabels'),
     ann_file='ImageSets/Segmentation/train_aug.txt',
-    pipeline={{_base_.train_pipeline}}))
+    pipeline={{_base_.train_pipeline}},
+    skip_unreadable=True))  # a broken file is reported and replaced, not fatal

@@ -1,5 +1,6 @@
 """PASCAL VOC 2012 (+SBD aug) with image-level labels for WSSS."""
 import os.path as osp
+import warnings
 from typing import List, Optional
 
 import numpy as np
@@ -30,6 +31,13 @@ class VOCImageLevelDataset(BaseSegDataset):
         img_labels_file: optional JSON of image-level labels, relative to ``data_root``.
         require_masks: if True (the default) every image must have a mask; a missing one is an
             error naming the file. Set False for image-level-only data.
+        skip_unreadable: training sets only (the mmwsss configs set it on theirs): a sample
+            whose image or mask cannot be loaded (corrupt, truncated, a mask of the wrong
+            size or values) is reported with a warning naming the file and the problem, and
+            MMEngine draws another image in its place, so one broken file among thousands
+            does not end a long run. A set of mostly broken files still stops the run, after
+            ``max_refetch`` draws. Off for evaluation: a score must cover every image, so a
+            broken one is an error there.
     """
     METAINFO = dict(classes=VOC_CLASSES, palette=voc_palette(len(VOC_CLASSES)))
 
@@ -39,11 +47,25 @@ class VOCImageLevelDataset(BaseSegDataset):
                  seg_map_suffix: str = '.png',
                  img_labels_file: Optional[str] = None,
                  require_masks: bool = True,
+                 skip_unreadable: bool = False,
                  **kwargs) -> None:
         self.img_labels_file = img_labels_file
         self.require_masks = require_masks
+        self.skip_unreadable = skip_unreadable
         super().__init__(
             ann_file=ann_file, img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def prepare_data(self, idx: int):
+        """The sample ``idx`` through the pipeline; with ``skip_unreadable`` (and not in
+        ``test_mode``) a file that cannot be loaded gives ``None``, which makes MMEngine's
+        ``BaseDataset.__getitem__`` draw another image."""
+        if not self.skip_unreadable or self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            return super().prepare_data(idx)
+        except (OSError, ValueError) as e:  # the loaders' errors name the file and the problem
+            warnings.warn(f'skipped in training, another image drawn instead: {e}')
+            return None
 
     def _join_prefix(self) -> None:
         super()._join_prefix()

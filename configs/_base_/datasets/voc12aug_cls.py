@@ -29,7 +29,8 @@ train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='JPEGImages'),
                  ann_file='ImageSets/Segmentation/train_aug.txt',
                  img_labels_file='cls_labels.json', require_masks=False,
-                 pipeline=train_pipeline))
+                 pipeline=train_pipeline,
+                 skip_unreadable=True))  # a broken file is reported and replaced, not fatal
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,

@@ -24,7 +24,8 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
                  data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline))
+                 ann_file='ImageSets/Segmentation/train_aug.txt', pipeline=train_pipeline,
+                 skip_unreadable=True))  # a broken file is reported and replaced, not fatal
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
