@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 
 from conftest import CAM_CFG, ROOT, SEG_PL_CFG, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
-from mmwsss.utils.io import load_label_png
+from mmwsss.utils.io import load_label_png, save_label_png
 
 
 def _names(root):
@@ -262,6 +262,27 @@ def test_eval_labels_tool_scores_ground_truth_as_perfect(tiny_voc, tmp_path):
     m = json.load(open(metrics))
     assert m['mIoU'] == pytest.approx(100.0) and m['labelled'] == pytest.approx(100.0)
     assert m['IoU']['background'] == pytest.approx(100.0)  # percent, like mIoU
+
+
+def test_label_scoring_names_the_file_with_out_of_range_values(tiny_voc, tmp_path):
+    """A value outside the classes in a pseudo-label or in a mask is named with its file
+    (which of the two), not a bare 'label values must be in ...'."""
+    from mmwsss.evaluation.label_dir import evaluate_label_dir
+    from mmwsss.registry import DATASETS
+    root, labels = str(tmp_path / 'voc'), str(tmp_path / 'labels')
+    shutil.copytree(tiny_voc, root)
+    shutil.copytree(osp.join(root, 'SegmentationClassAug'), labels)
+    names = _names(root)
+    cfg = load_cfg(CAM_CFG, tiny_overrides(root))
+    dataset = DATASETS.build(cfg.pseudo_label_dataloader.dataset)
+    bad = load_label_png(osp.join(labels, names[1] + '.png')).copy()
+    bad[0, 0] = 30
+    save_label_png(bad, osp.join(labels, names[1] + '.png'))
+    with pytest.raises(ValueError, match=f'labels/{names[1]}.png holds values \\[30\\]'):
+        evaluate_label_dir(labels, dataset)
+    save_label_png(bad, osp.join(root, 'SegmentationClassAug', names[0] + '.png'))
+    with pytest.raises(ValueError, match=f'SegmentationClassAug/{names[0]}.png holds values'):
+        evaluate_label_dir(labels, dataset)
 
 
 def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):

@@ -7,6 +7,7 @@ import torch
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from mmwsss.datasets.transforms.annotations import check_label_map
 from mmwsss.utils.io import label_file, load_label_png
 from .boundary import boundary_counts, boundary_fscore
 from .functional import confusion_matrix, iou_from_confusion, per_class_table, summarize_confusion
@@ -34,6 +35,8 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
             raise FileNotFoundError(f'{info["img_path"]}: no mask to score its label against '
                                     '(build the dataset with require_masks=True)')
         gt = load_label_png(info['seg_map_path'])
+        check_label_map(gt, info['seg_map_path'], num_classes=num_classes,
+                        ignore_index=ignore_index)
         path = label_file(label_dir, info)
         if not osp.isfile(path):
             missing.append(path)
@@ -42,10 +45,12 @@ def evaluate_label_dir(label_dir: str, dataset, ignore_index: int = 255,
                 continue
             pred = torch.full(gt.shape, ignore_index)
         else:
-            pred = torch.from_numpy(load_label_png(path))
+            pred = load_label_png(path)
             if pred.shape != gt.shape:
                 raise ValueError(f'{path}: size {tuple(pred.shape)} differs from mask '
                                  f'{info["seg_map_path"]} {gt.shape}')
+            check_label_map(pred, path, num_classes=num_classes, ignore_index=ignore_index)
+            pred = torch.from_numpy(pred)
         conf += confusion_matrix(pred, torch.from_numpy(gt), num_classes, ignore_index)
         bf_counts += boundary_counts(pred.numpy(), gt, num_classes)
         progress.update()
