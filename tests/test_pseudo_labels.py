@@ -335,6 +335,11 @@ def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_p
                     '--out-metrics', str(metrics / 'x.json'), check=False)
     assert proc.returncode != 0 and '--out-metrics folder' in proc.stderr
     assert 'pseudo-label' not in proc.stderr  # it stopped before looking at the labels
+    # image-level labels from masks need the class count, or a bad mask value becomes a class
+    proc = run_tool('tools/make_image_labels.py', tiny_voc, '--out', str(tmp_path / 'c.json'),
+                    check=False)
+    assert proc.returncode == 2 and '--num-classes' in proc.stderr
+    assert not osp.exists(tmp_path / 'c.json')
 
 
 def test_batches_hold_images_of_one_size(tmp_path):

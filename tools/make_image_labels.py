@@ -12,9 +12,10 @@ def main():
     parser.add_argument('--split', default='ImageSets/Segmentation/train_aug.txt')
     parser.add_argument('--mask-dir', default='SegmentationClassAug')
     parser.add_argument('--out', default='cls_labels.json', help='relative to data_root')
-    parser.add_argument('--num-classes', type=int,
+    parser.add_argument('--num-classes', type=int, required=True,
                         help='classes with background (VOC 21, COCO 81): other mask values '
-                        'than these and 255 are an error naming the mask')
+                        'than these and 255 are an error naming the mask (without it a bad '
+                        'mask value would become a class of the labels file)')
     args = parser.parse_args()
     labels = write_image_labels(args.data_root, args.split, args.mask_dir, args.out,
                                 args.num_classes)
