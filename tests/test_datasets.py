@@ -370,3 +370,33 @@ def test_color_jitter_is_seams_pil_jitter_on_the_bgr_image():
         assert ours.dtype == np.uint8 and ours.shape == bgr.shape
         assert np.array_equal(ours, official[..., ::-1])
         assert not np.array_equal(ours, bgr)
+
+
+def test_a_bad_mask_in_a_scored_split_is_named_with_its_problem(tiny_voc, tmp_path):
+    """A mask dropped by LoadAnnotationsIfAny (here: the wrong size) is named with its problem
+    where it is needed later, not blamed on the config or called absent."""
+    import torch
+
+    from conftest import CAM_CFG, load_cfg, tiny_overrides
+    from mmwsss.evaluation import CAMMetric
+    from mmwsss.registry import DATASETS
+    root = str(tmp_path / 'voc')
+    shutil.copytree(tiny_voc, root)
+    name = open(osp.join(root, 'ImageSets/Segmentation/train_aug.txt')).read().split()[0]
+    save_label_png(np.zeros((48, 64), np.uint8),
+                   osp.join(root, 'SegmentationClassAug', name + '.png'))
+    problem = f'mask .*{name}.png is 64x48 but its image is 64x64'
+    cfg = load_cfg(CAM_CFG, tiny_overrides(root))
+    # image-level labels read off the masks: this image has none to give
+    test = dict(cfg.test_dataloader.dataset, img_labels_file=None)
+    with pytest.warns(UserWarning, match=problem), pytest.raises(
+            ValueError, match=f'{name}.jpg: no image-level labels .*mask cannot be used: '
+            + problem):
+        DATASETS.build(test)[0]
+    # labels from cls_labels.json: the image is labelled, and scoring its CAM says why not
+    with pytest.warns(UserWarning, match=problem):
+        sample = DATASETS.build(cfg.pseudo_label_dataloader.dataset)[0]
+    scored = dict(sample['data_samples'].to_dict(), pred_cam=dict(data=torch.zeros(5, 64, 64)))
+    with pytest.raises(KeyError, match='no mask to score its CAM against .*mask cannot be '
+                                       'used: ' + problem):
+        CAMMetric().process(None, [scored])

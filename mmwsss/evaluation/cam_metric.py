@@ -63,8 +63,9 @@ class CAMMetric(BaseMetric):
         for ds in data_samples:
             cam = ds['pred_cam']['data']
             if 'gt_sem_seg' not in ds:
-                raise KeyError(f'{ds.get("img_path")}: no mask to score its CAM against (the '
-                               "dataset's seg_map_path has none for it)")
+                why = (f'its mask cannot be used: {ds["mask_error"]}' if ds.get('mask_error')
+                       else "the dataset's seg_map_path has none for it")
+                raise KeyError(f'{ds.get("img_path")}: no mask to score its CAM against ({why})')
             gt = ds['gt_sem_seg']['data'].squeeze(0)
             if cam.shape[-2:] != gt.shape[-2:]:
                 raise ValueError(f'{ds.get("img_path")}: CAM size {tuple(cam.shape[-2:])} differs '

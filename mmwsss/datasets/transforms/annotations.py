@@ -85,6 +85,7 @@ class LoadAnnotationsIfAny(LoadAnnotations):
             return super().transform(results)
         except ValueError as e:  # labels need no mask; scoring names the image without one
             warnings.warn(f'{e}; the image goes on without its mask')
+            results['mask_error'] = str(e)  # for whatever needs the mask later to say why
             results['seg_map_path'] = None
             results.pop('gt_seg_map', None)
             results['seg_fields'] = [f for f in results.get('seg_fields', [])

@@ -22,4 +22,6 @@ class PackCAMInputs(PackSegInputs):
                            'to the pipeline')
         labels = torch.as_tensor(list(results['img_labels']), dtype=torch.long)
         packed['data_samples'].set_field(labels, 'gt_img_labels')
+        if results.get('mask_error'):  # the mask was dropped: scoring says why
+            packed['data_samples'].set_metainfo(dict(mask_error=results['mask_error']))
         return packed

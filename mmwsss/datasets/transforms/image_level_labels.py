@@ -18,6 +18,9 @@ class LoadImageLevelLabels(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         if 'img_labels' not in results:
+            if results.get('mask_error'):  # LoadAnnotationsIfAny dropped a bad mask
+                raise ValueError(f'{results.get("img_path")}: no image-level labels (no labels '
+                                 f'file), and its mask cannot be used: {results["mask_error"]}')
             if 'gt_seg_map' not in results:
                 raise KeyError(
                     f'{results.get("img_path")}: no image-level labels (no labels file) and no '
