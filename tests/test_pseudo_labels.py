@@ -536,6 +536,11 @@ def test_cam_demo_gives_the_labels_label_generation_writes(tiny_voc, tiny_cam, t
     picture = proc.stdout.strip().splitlines()[-1]
     # image | label overlay | one heatmap per present class, each 64 px enlarged to 256
     assert Image.open(picture).size[0] > 256 * (2 + len(present))
+    # a class the model does not know: named once, before any image, as a usage error
+    proc = run_tool('tools/cam_demo.py', path, '--config', CAM_CFG, '--checkpoint', tiny_cam[1],
+                    '--classes', 'dog', '--out-dir', str(tmp_path / 'demo2'), check=False)
+    assert proc.returncode == 2 and "--classes: unknown classes ['dog']" in proc.stderr
+    assert 'Traceback' not in proc.stderr and not osp.exists(tmp_path / 'demo2')
     with pytest.raises(ValueError, match='is not a CAM config'):
         init_cam_model(SEG_PL_CFG, tiny_cam[1])
 

@@ -3,7 +3,7 @@ import argparse
 import sys
 
 from mmwsss.apis.cli import run_main
-from mmwsss.apis.inference import init_cam_model, save_cam_demo
+from mmwsss.apis.inference import class_indices, init_cam_model, save_cam_demo
 from mmwsss.visualization import unique_names
 
 
@@ -20,6 +20,11 @@ def main():
     parser.add_argument('--device', default='cpu', help="e.g. 'cuda:0'")
     args = parser.parse_args()
     model = init_cam_model(args.config, args.checkpoint, args.device)
+    if args.classes:  # once, before any image: a wrong name is no image's fault
+        try:
+            class_indices(args.classes, model.dataset_meta['classes'])
+        except KeyError as e:
+            parser.error(f'--classes: {e.args[0]}')
     failed = 0
     # a bad image costs only its own picture; images of one name (a/x.jpg, b/x.jpg) get
     # pictures of their own (a/x.png, b/x.png)
