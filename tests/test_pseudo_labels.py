@@ -40,7 +40,9 @@ def test_labels_are_written_with_only_present_classes(tiny_voc, tiny_cam, tmp_pa
         assert set(np.unique(lab).tolist()) <= set(labels[n]) | {0}
     # threshold 0: every pixel with any activation of a present class is foreground
     assert any((load_label_png(osp.join(out, n + '.png')) > 0).any() for n in names)
-    assert not [f for f in os.listdir(out) if f.startswith('.tmp-')]
+    # labels, the run's report and settings; no temp files, no per-rank report parts
+    assert sorted(f for f in os.listdir(out) if not f.endswith('.png')) == [
+        'report.json', 'settings.json']
     assert len(os.listdir(tmp_path / 'ov')) == 3
 
 

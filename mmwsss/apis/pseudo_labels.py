@@ -462,6 +462,8 @@ def _merge_reports(out_dir: str, world_size: int, total: int) -> Dict:
         report['failures'] += part['failures']
         report['ranks'].append({k: part[k] for k in ('rank', 'assigned', 'written', 'seconds')})
     dump_json_atomic(report, osp.join(out_dir, 'report.json'))
+    for r in range(world_size):  # merged: the per-rank parts are not left in the label folder
+        os.remove(osp.join(out_dir, f'.report_rank{r}.json'))
     return report
 
 
