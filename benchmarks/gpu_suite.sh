@@ -6,15 +6,16 @@
 # STAGE: train (the training steps against their baselines), train_compile (the same with
 # torch.compile of the mmwsss step), labels (Grounded-SAM, SAM ViT-H), cam (CAM inference over
 # 2000 VOC-size images), data (the training data pipelines on this machine's CPU cores, and the
-# configs' DataLoaders with 8 workers); default: all five. Each writes OUT_DIR/<stage>.json and its log; on one
+# configs' DataLoaders with 8 workers), crf (CRF pseudo-labels on worker processes against one
+# image at a time); default: all six. Each writes OUT_DIR/<stage>.json and its log; on one
 # H100 each stage takes a few minutes (train_compile: plus compilation). Copy the printed
 # figures, with date, device and command, into docs/benchmarks.md. On a machine without
 # network, benchmarks/gpu_env.sh installs the stack (mmcv with CUDA ops) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam data]}
+OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam data crf]}
 shift
-STAGES=${*:-train train_compile labels cam data}
+STAGES=${*:-train train_compile labels cam data crf}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 mkdir -p "$OUT"
 "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else
@@ -28,7 +29,9 @@ for stage in $STAGES; do
                  --batch-size 16) ;;
     cam) cmd=(benchmarks/cam_inference.py --device cuda --num-images 2000 --batch-size 16) ;;
     data) cmd=(benchmarks/data_throughput.py --num-images 400 --loader --workers 8) ;;
-    *) echo "unknown stage '$stage' (train, train_compile, labels, cam, data)" >&2; exit 2 ;;
+    crf) cmd=(benchmarks/crf_labels.py --device cuda --num-images 400) ;;
+    *) echo "unknown stage '$stage' (train, train_compile, labels, cam, data, crf)" >&2
+       exit 2 ;;
   esac
   echo ">> $stage: python ${cmd[*]}"
   "$PY" "${cmd[@]}" --json "$OUT/$stage.json" 2>&1 | tee "$OUT/$stage.log" \

@@ -1,6 +1,12 @@
-"""Dense CRF refinement moves a blobby CAM label onto the object's colour edges."""
+"""Dense CRF: a blobby CAM label moves onto the object's colour edges; worker processes give
+the serial labels."""
+import os
+import signal
+import time
+
 import cv2
 import numpy as np
+import pytest
 
 from mmwsss.utils.crf import crf_refine_cams
 
@@ -23,3 +29,45 @@ def test_crf_snaps_a_coarse_cam_to_the_object(tmp_path):
     refined = crf_refine_cams(path, cams, alpha=4)
     assert set(np.unique(refined).tolist()) <= {0, 1}  # never the absent class
     assert iou(refined == 1) > iou(coarse) + 0.1 and iou(refined == 1) > 0.85
+
+
+def test_crf_pool_gives_the_serial_labels_and_names_an_unreadable_image(tmp_path):
+    from concurrent.futures import Future
+
+    from mmwsss.utils.crf import CRFPool
+    rng = np.random.default_rng(0)
+    jobs = []
+    for i in range(5):
+        img = cv2.resize(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), (48, 40),
+                         interpolation=cv2.INTER_CUBIC)
+        path = str(tmp_path / f'{i}.png')
+        cv2.imwrite(path, img)
+        cams = cv2.resize(rng.random((5, 6, 4)).astype(np.float32), (48, 40)).transpose(2, 0, 1)
+        cams[rng.permutation(4)[:i % 4]] = 0  # 0..3 classes absent; image 4: all present
+        jobs.append((path, np.ascontiguousarray(cams)))
+    jobs[3][1][:] = 0  # no class present: background everywhere
+    serial = [crf_refine_cams(p, c, alpha=2) for p, c in jobs]
+    assert len({tuple(np.unique(s)) for s in serial}) > 2 and not serial[3].any()
+    pool = CRFPool(workers=2, alpha=2)
+    try:
+        futures = [pool.submit(p, c) for p, c in jobs]
+        (tmp_path / 'broken.png').write_bytes(b'not a png')
+        broken = pool.submit(str(tmp_path / 'broken.png'), jobs[0][1])
+        assert all(isinstance(f, Future) for f in futures)
+        for f, s in zip(futures, serial):
+            assert np.array_equal(f.result(timeout=120), s)
+        with pytest.raises(OSError, match='broken.png: cannot read the image for the CRF'):
+            broken.result(timeout=120)
+        # a worker killed (out of memory, say): the CRFs go on in this process, named
+        os.kill(next(iter(pool._pool._processes)), signal.SIGKILL)
+        deadline = time.time() + 60
+        while not pool._pool._broken and time.time() < deadline:
+            time.sleep(0.05)
+        with pytest.warns(UserWarning, match='CRF worker processes stopped .* runs in this'):
+            label = pool.submit(*jobs[2])
+        assert isinstance(label, np.ndarray) and np.array_equal(label, serial[2])
+        assert pool.workers == 0 and pool._pool is None
+    finally:
+        pool.close()
+    inline = CRFPool(workers=0, alpha=2).submit(*jobs[4])  # no processes: the label at once
+    assert isinstance(inline, np.ndarray) and np.array_equal(inline, serial[4])

@@ -1,4 +1,5 @@
 """Label writing: values, resume, atomicity, bad inputs, sharding over ranks."""
+import contextlib
 import io
 import json
 import logging
@@ -13,6 +14,19 @@ from mmengine.logging import MMLogger
 from conftest import CAM_CFG, ROOT, SEG_PL_CFG, as_cli, load_cfg, run_tool, tiny_overrides
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.utils.io import load_label_png, save_label_png
+
+
+@contextlib.contextmanager
+def captured_log():
+    """What the current MMLogger logs inside the block, in a ``StringIO``."""
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield log
+    finally:
+        logger.removeHandler(handler)
 
 
 def _names(root):
@@ -418,16 +432,9 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     os.makedirs(out)
     with open(osp.join(out, 'report.json'), 'w') as f:  # of an earlier, finished run
         json.dump(dict(written=0), f)
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
-                                   batch_size=2, num_workers=0)
-    finally:
-        logger.removeHandler(handler)
+    with pytest.raises(KeyboardInterrupt), captured_log() as log:
+        generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
+                               batch_size=2, num_workers=0)
     done = [f for f in os.listdir(out) if f.endswith('.png')]
     assert len(done) == 4 and all(load_label_png(osp.join(out, f)).shape for f in done)
     assert not osp.exists(osp.join(out, 'report.json'))  # no report of another run
@@ -436,6 +443,43 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     report = generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
                                     batch_size=2, num_workers=0)
     assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
+
+
+def test_crf_labels_made_on_worker_processes_are_the_serial_ones_and_ctrl_c_keeps_them(
+        tiny_voc, tiny_cam, tmp_path):
+    from mmwsss.label_generators import CAMLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class InterruptedCRFTestGenerator(CAMLabelGenerator):
+        batches = 0
+
+        def submit(self, data_batch):
+            type(self).batches += 1
+            if type(self).batches == 4:  # 6 images' CRFs handed to the workers before
+                raise KeyboardInterrupt
+            return super().submit(data_batch)
+
+    names = _names(tiny_voc)
+    serial, pooled = str(tmp_path / 'serial'), str(tmp_path / 'pooled')
+    generate_pseudo_labels(_cfg(tiny_voc, tiny_cam[1], crf=dict(), crf_workers=0), serial,
+                           batch_size=2, num_workers=0)
+    cfg = _cfg(tiny_voc, tiny_cam[1], type='InterruptedCRFTestGenerator', crf=dict(),
+               crf_workers=2)
+    with pytest.raises(KeyboardInterrupt), captured_log() as log:
+        generate_pseudo_labels(cfg, pooled, batch_size=2, num_workers=0)
+    kept = sorted(f for f in os.listdir(pooled) if f.endswith('.png'))
+    assert len(kept) <= 6
+    assert (f'interrupted: {len(kept)} labels written by this run, 0 there before, '
+            f'{len(names) - len(kept)} to do' in log.getvalue())
+    report = generate_pseudo_labels(cfg, pooled, batch_size=2, num_workers=0,
+                                    overlay_dir=str(tmp_path / 'overlays'), num_overlays=2)
+    assert report['written'] == len(names) - len(kept) and report['failed'] == 0
+    assert len(os.listdir(tmp_path / 'overlays')) == 2
+    assert sorted(os.listdir(serial)) == sorted(os.listdir(pooled))
+    for n in names:
+        assert np.array_equal(load_label_png(osp.join(pooled, n + '.png')),
+                              load_label_png(osp.join(serial, n + '.png'))), n
 
 
 def test_pictures_of_images_with_one_file_name_do_not_overwrite_each_other():

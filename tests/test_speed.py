@@ -261,7 +261,7 @@ def test_op_counter_sees_backward_and_every_kind_of_host_sync():
 
 
 @pytest.mark.parametrize('script', ['train_throughput', 'cam_inference', 'label_throughput',
-                                    'data_throughput'])
+                                    'data_throughput', 'crf_labels'])
 def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
     out = tmp_path / 'res.json'
     run_tool(f'benchmarks/{script}.py', '--tiny', '--json', str(out), timeout=900)
@@ -304,6 +304,12 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
             assert r['ratio'] == pytest.approx(
                 r['mmwsss_img_s_per_worker'] / r['baseline_img_s_per_worker'])
             assert r['workers_needed'] >= r['step_img_s'] / r['mmwsss_img_s_per_worker']
+    elif script == 'crf_labels':
+        assert res['labels_equal'] == 1.0  # worker processes change nothing in the labels
+        assert res['ratio'] == pytest.approx(res['pool_img_s'] / res['serial_img_s'])
+        stage = res['crf_stage']
+        assert stage['ratio'] == pytest.approx(
+            stage['serial_s_per_img'] / stage['pool_s_per_img'])
     else:
         assert res['batched_img_s'] > 0 and res['reference_img_s'] > 0
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -78,6 +78,7 @@ SETTINGS_FILE = 'settings.json'
 # batches differ on a resume anyway.
 NOT_LABEL_SETTINGS = frozenset({
     'device', 'sam_encoder_batch_size', 'sam_decoder_batch_size', 'overlap_sam_encoder',
+    'crf_workers',
     'batch_grouping', 'init_cfg', 'pretrained', 'train_cfg', 'loss_decode', 'loss_cls'})
 
 
@@ -234,6 +235,7 @@ def generate_pseudo_labels(cfg: Config,
                 num_overlays if overlay_dir else 0, palette,
                 lambda ds: osp.splitext(osp.relpath(path_of[ds.img_path], out_dir))[0])
     except KeyboardInterrupt:  # Ctrl-C: finish the labels made so far, say how to go on
+        gen.close(cancel=True)  # labels not begun (CRFs queued) are left to the re-run
         writer.close()
         print_log(f'\n[rank {rank}] interrupted: {writer.written} labels written by this run, '
                   f'{skipped} there before, {len(todo) - writer.written} to do; run the same '
@@ -241,6 +243,7 @@ def generate_pseudo_labels(cfg: Config,
         raise
     finally:
         writer.close()
+        gen.close()
     failures += writer.failures
     rank_report = dict(rank=rank, assigned=len(mine), skipped_existing=skipped,
                        written=writer.written, failed=len(failures), failures=failures,
@@ -372,8 +375,9 @@ class LabelWriter:
     """Checks and writes label PNGs on background threads, so that PNG encoding and disk I/O
     overlap the generator's work on the next batch (the GPU does not wait for the disk).
 
-    At most ``max_pending`` labels wait in memory: ``submit`` blocks on the oldest write
-    beyond that, so memory stays flat over a long run. A label that fails its check or its
+    A label may be the ``Future`` of one still being made (``BaseLabelGenerator.submit``);
+    it is written once done. At most ``max_pending`` labels wait in memory: ``submit`` blocks
+    on the oldest write beyond that, so memory stays flat over a long run. A label that fails its check or its
     write is recorded in ``failures`` (with the image path); nothing stops the run. Each PNG is
     written atomically, so an interrupted run leaves only complete files.
 
@@ -393,11 +397,13 @@ class LabelWriter:
         self.written = 0
         self.failures: List[dict] = []
 
-    def _write(self, ds, label: np.ndarray) -> None:
+    def _write(self, ds, label: Union[np.ndarray, Future]) -> None:
+        if isinstance(label, Future):  # still being made (a CRF on a worker process)
+            label = label.result()
         self.check(ds, label)
         save_label_png(label, self.target(ds), self.palette)
 
-    def submit(self, ds, label: np.ndarray) -> None:
+    def submit(self, ds, label: Union[np.ndarray, Future]) -> None:
         while len(self.pending) >= self.max_pending:
             self._collect(*self.pending.popleft())
         self.pending.append((ds.img_path, self.pool.submit(self._write, ds, label)))
@@ -417,12 +423,13 @@ class LabelWriter:
 
 
 def _generate_or_isolate(gen, batch: dict, failures: List[dict]) -> tuple:
-    """Labels (None where it failed) and CAMs of a batch. If the batch fails, each image is
-    tried alone, so one bad image (an error inside the generator) costs only itself; its
-    error is recorded in ``failures`` with its path."""
+    """Labels (None where it failed; a ``Future`` where it is still being made) and CAMs
+    of a batch. If the batch fails, each image is tried alone, so one bad image (an error
+    inside the generator) costs only itself; its error is recorded in ``failures`` with its
+    path."""
     samples = batch['data_samples']
     try:
-        labels = gen.generate(batch)
+        labels = gen.submit(batch)
         return labels, gen.last_cams or [None] * len(labels)
     except Exception as e:  # noqa: BLE001 -- one bad batch must not stop the run
         if len(samples) == 1:
@@ -476,6 +483,8 @@ def _write_overlays(overlay_dir, samples, labels, cams, palette, budget: int,
     for ds, label, cam in zip(samples, labels, cams or [None] * len(labels)):
         if n >= budget:
             break
+        if isinstance(label, Future):  # its failure, if any, is the writer's to report
+            label = None if label.exception() else label.result()
         if label is None:
             continue
         gt = ds.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in ds else None

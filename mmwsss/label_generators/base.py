@@ -1,6 +1,7 @@
 """Base class of stage-1 label generators."""
 from abc import ABCMeta, abstractmethod
-from typing import List, Optional
+from concurrent.futures import Future
+from typing import List, Optional, Union
 
 import numpy as np
 import torch
@@ -29,6 +30,16 @@ class BaseLabelGenerator(metaclass=ABCMeta):
     @abstractmethod
     def generate(self, data_batch: dict) -> List[np.ndarray]:
         """Label maps for every image of the batch."""
+
+    def submit(self, data_batch: dict) -> List[Union[np.ndarray, Future]]:
+        """``generate``, where a label may instead be the ``Future`` of work still going on
+        off the main process (``CAMLabelGenerator``'s CRF), so that the label run goes on to
+        the next batch; its writer waits for the labels."""
+        return self.generate(data_batch)
+
+    def close(self, cancel: bool = False) -> None:
+        """Release what the generator holds beyond memory (worker processes), after the
+        labels it was given (``cancel``: only those begun; for Ctrl-C)."""
 
     @staticmethod
     def present_classes(data_sample: SegDataSample) -> List[int]:

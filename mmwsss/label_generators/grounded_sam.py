@@ -391,6 +391,10 @@ class GroundedSAMLabelGenerator(BaseLabelGenerator):
         """For the label run's report: how many images fell back (no box passed)."""
         return dict(fallback=self.fallback_count)
 
+    def close(self, cancel: bool = False) -> None:
+        if self.fallback_generator is not None:
+            self.fallback_generator.close(cancel)
+
     def _fallback(self, data_batch: dict, idx: List[int]) -> List[np.ndarray]:
         shapes = [tuple(data_batch['inputs'][i].shape[-2:]) for i in idx]
         if self.fallback == 'ignore':

@@ -164,6 +164,16 @@ def _read_label_png(path: str) -> np.ndarray:
         return label.astype(np.uint8, copy=True)
 
 
+def read_rgb_image(path: str, what: str = 'image') -> np.ndarray:
+    """An image file as H×W×3 uint8 RGB, read as the data pipelines read it (mmcv, EXIF
+    orientation applied); a missing or undecodable file is an ``OSError`` naming it."""
+    import mmcv
+    img = mmcv.imread(path)  # BGR; None (not an error) where the bytes are no image
+    if img is None:
+        raise OSError(f'{path}: cannot read the {what} (not an image file, or damaged)')
+    return np.ascontiguousarray(img[..., ::-1])
+
+
 def load_json(path: str, what: str, hint: str = '') -> Any:
     """The JSON in ``path``; a file that is not valid JSON is a ``ValueError`` naming it as
     ``what`` (with ``hint``: what to do about it)."""

@@ -4,10 +4,9 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 import cv2
-import mmcv
 import numpy as np
 
-from mmwsss.utils.io import atomic_write
+from mmwsss.utils.io import atomic_write, read_rgb_image
 
 
 def colorize_label(label: np.ndarray, palette: Sequence) -> np.ndarray:
@@ -44,7 +43,7 @@ def save_cam_and_label_overlay(img_path: str, label: np.ndarray, cams: Optional[
 
     ``cams`` is (C, H, W) normalised CAMs of the foreground classes (absent ones all zero).
     """
-    img = mmcv.imread(img_path, channel_order='rgb')
+    img = read_rgb_image(img_path)
     panels = [img, label_overlay(img, label, palette)]
     if gt is not None:
         panels.append(label_overlay(img, gt, palette))
