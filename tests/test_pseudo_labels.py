@@ -445,6 +445,25 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
 
 
+def test_tools_say_once_what_an_interrupt_kept(capsys):
+    from mmwsss.apis.cli import run_main
+
+    def interrupted(reported):
+        def main():
+            interrupt = KeyboardInterrupt()
+            if reported:  # as generate_pseudo_labels marks the one it reported
+                interrupt.reported = True
+            raise interrupt
+        return main
+
+    for reported in (False, True):
+        with pytest.raises(SystemExit) as stop:
+            run_main(interrupted(reported), 'the labels written are kept')
+        assert stop.value.code == 130
+        said = capsys.readouterr().err
+        assert ('interrupted: the labels written are kept' in said) is not reported
+
+
 def test_crf_labels_made_on_worker_processes_are_the_serial_ones_and_ctrl_c_keeps_them(
         tiny_voc, tiny_cam, tmp_path):
     from mmwsss.label_generators import CAMLabelGenerator

@@ -20,12 +20,12 @@ def check_out_file(path: Optional[str], option: str) -> None:
 
 def run_main(main: Callable[[], object], on_interrupt: Optional[str] = None) -> None:
     """Run a tool's ``main``; Ctrl-C ends it with exit status 130 and one line saying what was
-    kept and how to go on (``on_interrupt``; None when the tool said so itself), instead of a
-    traceback through whatever was running."""
+    kept and how to go on (``on_interrupt``; not when the tool said so itself: None, or an
+    interrupt marked ``reported``), instead of a traceback through whatever was running."""
     try:
         main()
-    except KeyboardInterrupt:
-        if on_interrupt:
+    except KeyboardInterrupt as interrupt:
+        if on_interrupt and not getattr(interrupt, 'reported', False):
             print(f'\ninterrupted: {on_interrupt}', file=sys.stderr, flush=True)
         sys.exit(130)
 

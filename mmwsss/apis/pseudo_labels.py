@@ -234,12 +234,13 @@ def generate_pseudo_labels(cfg: Config,
                 gen, loader, writer, rank == 0 and len(todo), overlay_dir,
                 num_overlays if overlay_dir else 0, palette,
                 lambda ds: osp.splitext(osp.relpath(path_of[ds.img_path], out_dir))[0])
-    except KeyboardInterrupt:  # Ctrl-C: finish the labels made so far, say how to go on
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: finish the labels made, say how to go on
         gen.close(cancel=True)  # labels not begun (CRFs queued) are left to the re-run
         writer.close()
         print_log(f'\n[rank {rank}] interrupted: {writer.written} labels written by this run, '
                   f'{skipped} there before, {len(todo) - writer.written} to do; run the same '
                   'command again to label the rest', logger='current', level=logging.WARNING)
+        interrupt.reported = True  # run_main need not say it again
         raise
     finally:
         writer.close()
