@@ -1,4 +1,7 @@
 """Shared fixtures: a tiny synthetic VOC-layout dataset and tiny CAM configs."""
+import contextlib
+import io
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -11,6 +14,21 @@ CAM_CFG = osp.join(ROOT, 'configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.p
 SEG_GT_CFG = osp.join(ROOT, 'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-gt-96x96.py')
 SEG_PL_CFG = osp.join(ROOT,
                       'configs/deeplabv2/deeplabv2_r18-w16_1xb16-1000it_synthetic-pseudo-96x96.py')
+
+
+@contextlib.contextmanager
+def captured_log():
+    """What the current MMLogger (a Runner's, once it is built) logs inside the block, in a
+    ``StringIO``."""
+    from mmengine.logging import MMLogger
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield log
+    finally:
+        logger.removeHandler(handler)
 
 
 def _enter_mmwsss_scope():

@@ -49,7 +49,8 @@ def test_crf_pool_gives_the_serial_labels_and_names_an_unreadable_image(tmp_path
     serial = [crf_refine_cams(p, c, alpha=2) for p, c in jobs]
     assert len({tuple(np.unique(s)) for s in serial}) > 2 and not serial[3].any()
     pool = CRFPool(workers=2, alpha=2)
-    try:
+    try:  # every worker runs before the first image: none starts inside the label loop
+        assert [p.is_alive() for p in pool._pool._processes.values()] == [True, True]
         futures = [pool.submit(p, c) for p, c in jobs]
         (tmp_path / 'broken.png').write_bytes(b'not a png')
         broken = pool.submit(str(tmp_path / 'broken.png'), jobs[0][1])
@@ -71,3 +72,76 @@ def test_crf_pool_gives_the_serial_labels_and_names_an_unreadable_image(tmp_path
         pool.close()
     inline = CRFPool(workers=0, alpha=2).submit(*jobs[4])  # no processes: the label at once
     assert isinstance(inline, np.ndarray) and np.array_equal(inline, serial[4])
+
+
+def test_ctrl_c_is_held_until_the_block_is_done():
+    from mmwsss.utils.interrupts import ctrl_c_deferred
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_deferred():
+            signal.raise_signal(signal.SIGINT)
+            done.append('rest of the block')
+    assert done == ['rest of the block']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+CTRL_C_AS_A_WORKER_STARTS = """
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing import forkserver
+from mmwsss.utils.crf import CRFPool
+
+read_pid = forkserver.read_signed
+
+
+def ctrl_c_then_read_pid(fd):  # Ctrl-C once, inside Process.start, the worker forked
+    forkserver.read_signed = read_pid
+    signal.raise_signal(signal.SIGINT)
+    return read_pid(fd)
+
+
+def running_children(parent):
+    left = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            fields = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and fields[0] != 'Z':
+            left.append(pid)
+    return left
+
+
+
+if __name__ == '__main__':  # the workers import this script
+    context = multiprocessing.get_context('forkserver')  # the fork server up and ready, so
+    context.set_forkserver_preload(['mmwsss.utils.crf'])  # that it forks at once below
+    warm = context.Process(target=os.getpid)
+    warm.start()
+    warm.join()
+    forkserver.read_signed = ctrl_c_then_read_pid
+    try:
+        CRFPool(workers=2)
+    except KeyboardInterrupt:
+        server = forkserver._forkserver._forkserver_pid
+        left, deadline = 0, time.time() + 2  # the fork server forks when it can
+        while time.time() < deadline:
+            left = max(left, len(running_children(server)))
+            time.sleep(0.05)
+        print(f'interrupted; workers left: {left}', flush=True)
+"""
+
+
+def test_ctrl_c_as_a_crf_worker_starts_leaves_no_worker_behind(tmp_path):
+    """A worker cut off half-started is no pool's: nothing would stop it (with a terminal's
+    Ctrl-C it outlived the run, holding its stdout: ``... | tee log`` never ended)."""
+    import subprocess
+    import sys
+    script = tmp_path / 'ctrl_c.py'
+    script.write_text(CTRL_C_AS_A_WORKER_STARTS)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)  # an orphan holding stdout: never returns
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == 'interrupted; workers left: 0\n'

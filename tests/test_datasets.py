@@ -7,6 +7,7 @@ import shutil
 import mmcv
 import numpy as np
 import pytest
+from mmcv.transforms import BaseTransform
 
 from mmwsss.datasets import (COCOImageLevelDataset, PseudoLabelDataset,
                              SyntheticPseudoLabelDataset, SyntheticVOCDataset,
@@ -186,6 +187,18 @@ def test_unreadable_images_and_impossible_masks_are_named_when_loaded(tiny_voc, 
     train.test_mode = True
     with pytest.raises(ValueError, match=expected[0]):
         train[0]
+    # an error of the pipeline itself, not of a file, would strike every image: raised
+
+    @TRANSFORMS.register_module(force=True)
+    class WronglySetTestTransform(BaseTransform):
+        def transform(self, results):
+            raise ValueError('scale must be positive')
+
+    wrong = SyntheticVOCDataset(data_root=root, data_prefix=PREFIX, skip_unreadable=True,
+                                pipeline=[dict(type='LoadImageFromFile'),
+                                          dict(type='WronglySetTestTransform')])
+    with pytest.raises(ValueError, match='scale must be positive'):
+        wrong[5]
 
 
 def test_load_image_level_labels_needs_a_source():

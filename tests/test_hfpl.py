@@ -60,6 +60,21 @@ def test_importance_sampling_loss_blends_with_gap_and_reaches_the_cam():
         MODELS.build(dict(type='importance_sampling', num_samples=0))
 
 
+def test_importance_sampling_draws_at_feature_resolution_while_gap_averages_the_input_size():
+    """arvijj/hfpl train_cam_voc.py: the GAP term pools Net.forward's upsampled ``cam``,
+    ``sample_probs`` draws from ``logits1``, the head's own resolution."""
+    torch.manual_seed(0)
+    pool = MODELS.build(dict(type='importance_sampling', num_samples=50)).train()
+    cams = torch.randn(2, 3, 5, 6)
+    upsampled = torch.nn.functional.interpolate(cams, size=(33, 41), mode='bilinear',
+                                                align_corners=True)
+    out = pool(cams, upsampled)
+    assert torch.allclose(out[..., 0], upsampled.mean((2, 3)))
+    assert not torch.allclose(out[..., 0], cams.mean((2, 3)), atol=1e-3)
+    flat = cams.flatten(2)
+    assert all(torch.isin(out[n, c, 1:], flat[n, c]).all() for n in range(2) for c in range(3))
+
+
 def _edge_image():
     img = torch.zeros(1, 3, 12, 12)
     img[..., :6] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)  # red left half

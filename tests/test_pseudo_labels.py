@@ -1,32 +1,17 @@
 """Label writing: values, resume, atomicity, bad inputs, sharding over ranks."""
-import contextlib
-import io
 import json
-import logging
 import os
 import os.path as osp
 import shutil
+import time
 
 import numpy as np
 import pytest
-from mmengine.logging import MMLogger
 
-from conftest import CAM_CFG, ROOT, SEG_PL_CFG, as_cli, load_cfg, run_tool, tiny_overrides
+from conftest import (CAM_CFG, ROOT, SEG_PL_CFG, as_cli, captured_log, load_cfg, run_tool,
+                      tiny_overrides)
 from mmwsss.apis import generate_pseudo_labels
 from mmwsss.utils.io import load_label_png, save_label_png
-
-
-@contextlib.contextmanager
-def captured_log():
-    """What the current MMLogger logs inside the block, in a ``StringIO``."""
-    log = io.StringIO()
-    handler = logging.StreamHandler(log)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield log
-    finally:
-        logger.removeHandler(handler)
 
 
 def _names(root):
@@ -328,6 +313,35 @@ def test_label_writer_bounds_pending_writes_and_reports_failures(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp-')]
 
 
+def test_label_writer_counts_a_write_a_ctrl_c_interrupted_the_wait_for(tmp_path):
+    """A Ctrl-C while ``submit`` waits for the oldest write: ``close`` still counts that
+    write, so the run's 'N labels written' is the number of PNGs on disk."""
+    import signal
+    import threading
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from mmwsss.apis.pseudo_labels import LabelWriter
+
+    writer = LabelWriter(lambda ds, label: None,
+                         lambda ds: str(tmp_path / (ds.img_path + '.png')), max_pending=1)
+    crf = Future()  # a label still being made on a worker process
+    writer.submit(SimpleNamespace(img_path='a'), crf)
+
+    def ctrl_c_then_crf_done():
+        time.sleep(0.3)  # the main thread waits for image a's write
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(0.3)
+        crf.set_result(np.ones((4, 5), np.uint8))
+
+    threading.Thread(target=ctrl_c_then_crf_done).start()
+    with pytest.raises(KeyboardInterrupt):
+        writer.submit(SimpleNamespace(img_path='b'), np.zeros((4, 5), np.uint8))
+    writer.close()
+    on_disk = [f for f in os.listdir(tmp_path) if f.endswith('.png')]
+    assert on_disk == ['a.png'] and writer.written == 1 and not writer.failures
+
+
 def test_tools_name_what_is_wrong_with_their_arguments(tiny_voc, tiny_cam, tmp_path):
     metrics = tmp_path / 'm.json'
     metrics.write_text('{"mIoU": 50.0}')
@@ -443,6 +457,34 @@ def test_ctrl_c_keeps_the_labels_made_and_the_rerun_does_the_rest(tiny_voc, tmp_
     report = generate_pseudo_labels(cfg, out, dict(type='InterruptedTestGenerator'),
                                     batch_size=2, num_workers=0)
     assert report['skipped_existing'] == 4 and report['written'] == len(names) - 4
+
+
+def test_the_generator_is_closed_when_the_run_fails_before_labelling(tiny_voc, tmp_path,
+                                                                        monkeypatch):
+    """Its CRF worker processes would outlive a run whose loader could not be made."""
+    from mmwsss.apis import pseudo_labels
+    from mmwsss.label_generators.base import BaseLabelGenerator
+    from mmwsss.registry import LABEL_GENERATORS
+
+    closed = []
+
+    @LABEL_GENERATORS.register_module(force=True)
+    class ClosedTestGenerator(BaseLabelGenerator):
+        def generate(self, data_batch):
+            return [np.zeros(img.shape[-2:], np.uint8) for img in data_batch['inputs']]
+
+        def close(self, cancel=False):
+            closed.append(cancel)
+
+    def unreadable_sizes(*args, **kwargs):
+        raise OSError('cannot read the image sizes')
+
+    monkeypatch.setattr(pseudo_labels, 'batches_by_image_size', unreadable_sizes)
+    cfg = load_cfg(CAM_CFG, tiny_overrides(tiny_voc))
+    with pytest.raises(OSError, match='cannot read the image sizes'):
+        generate_pseudo_labels(cfg, str(tmp_path / 'labels'),
+                               dict(type='ClosedTestGenerator'), batch_size=2, num_workers=0)
+    assert closed == [False]
 
 
 def test_tools_say_once_what_an_interrupt_kept(capsys):

@@ -93,13 +93,13 @@ def test_rescale_round_trip_is_exact_on_linear_images():
     assert torch.allclose(back, ramp, atol=1e-5)
 
 
-def _sample(labels):
-    ds = SegDataSample(metainfo=dict(ori_shape=(32, 32), img_shape=(32, 32)))
+def _sample(labels, shape=(32, 32)):
+    ds = SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
     ds.set_field(torch.tensor(labels), 'gt_img_labels')
     return ds
 
 
-def _tiny_seam():
+def _tiny_seam(**kwargs):
     return MODELS.build(dict(
         type='EquivariantCAMClassifier',
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]),
@@ -108,7 +108,7 @@ def _tiny_seam():
                       contract_dilation=True),
         head=dict(type='CAMHead', in_channels=64, num_classes=3),
         cam_neck=dict(type='PCMNeck', in_channels=(16, 32), feat_channels=(4, 8),
-                      out_channels=12)))
+                      out_channels=12), **kwargs))
 
 
 def _grad_sum(p):
@@ -208,3 +208,77 @@ def test_resnet38d_mxnet_conversion_round_trip(tmp_path, legacy):
         assert np.array_equal(net.state_dict()[k].numpy(), arrays[_mxnet_name(k)]), k
     with pytest.raises(FileNotFoundError, match='ilsvrc-cls_rna-a1_cls1000_ep-0001.params'):
         convert_resnet38d_mxnet(str(tmp_path / 'missing.params'))
+
+
+def test_seam_class_score_is_the_mean_of_the_cam_upsampled_to_the_input():
+    """train_SEAM.py: ``label1 = F.adaptive_avg_pool2d(cam1, (1, 1))`` of ``Net.forward``'s
+    ``cam``, upsampled to the input with ``align_corners=True``; each branch's loss
+    averaged. ``pool_upsampled_cams=False``: the mean at feature resolution."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 36, 44)
+    samples = [_sample([1]), _sample([2, 3])]
+    targets = torch.tensor([[1., 0, 0], [0, 1, 1]])
+
+    def transcribed(model, upsampled):
+        def branch_loss(img):
+            cam = model.head(model.extract_feat(img))
+            if upsampled:
+                cam = F.interpolate(cam, img.shape[-2:], mode='bilinear', align_corners=True)
+            return F.multilabel_soft_margin_loss(F.adaptive_avg_pool2d(cam, 1).flatten(1),
+                                                 targets)
+        return (branch_loss(x) + branch_loss(model.transform(x))) / 2
+
+    for upsampled in (True, False):
+        torch.manual_seed(0)
+        model = _tiny_seam(pool_upsampled_cams=upsampled).eval()  # no dropout, fixed BN
+        with torch.no_grad():
+            model.head.classifier.weight.mul_(100)  # CAMs far from 0: scores tell apart
+            loss = model.loss(x, samples)['loss_cls']
+            official, other = transcribed(model, upsampled), transcribed(model, not upsampled)
+        assert torch.allclose(loss, official, rtol=1e-5, atol=1e-7)
+        assert not torch.allclose(loss, other, rtol=1e-4)  # the two are told apart
+
+
+def _infer_seam_transcribed(model, img, present, scales):
+    """infer_SEAM.py (YudeWang/SEAM) on one image, in torch: per scale and flip, ``Net``'s
+    refined CAM upsampled to the scaled input (align_corners=True) then to the image
+    (align_corners=False), times the label, flipped back; summed; ReLU; then its min-max
+    quirk. The scaled input is our bilinear resize, not the script's PIL bicubic one."""
+    h, w = img.shape[-2:]
+    total = 0
+    for s in scales:
+        x = img if s == 1.0 else F.interpolate(img, scale_factor=s, mode='bilinear',
+                                               align_corners=False)
+        for flip in (False, True):
+            xi = x.flip(-1) if flip else x
+            cam = F.interpolate(model.single_scale_cams(xi), xi.shape[-2:], mode='bilinear',
+                                align_corners=True)
+            cam = F.interpolate(cam, (h, w), mode='bilinear', align_corners=False)[0]
+            cam = cam * present.view(-1, 1, 1)
+            total = total + (cam.flip(-1) if flip else cam)
+    total = total.clamp(min=0)
+    mn = total.flatten(1).amin(1).view(-1, 1, 1)
+    mx = total.flatten(1).amax(1).view(-1, 1, 1)
+    total = torch.where(total < mn + 1e-5, torch.zeros_like(total), total)
+    return (total - mn - 1e-5) / (mx - mn + 1e-5)
+
+
+def test_seam_inference_option_matches_infer_seam():
+    """test_cfg norm='min_max' + upsample_via_scaled_input: SEAM's inference math; the
+    script's negative values (pixels at a class's minimum, absent classes) are 0 here."""
+    torch.manual_seed(0)
+    scales = (1.0, 0.5, 1.5)
+    model = _tiny_seam(test_cfg=dict(scales=scales, flip=True, norm='min_max',
+                                     upsample_via_scaled_input=True)).eval()
+    x = torch.rand(1, 3, 37, 45)
+    with torch.no_grad():
+        ours = model.predict(x, [_sample([1, 3], (37, 45))])[0].pred_cam.data
+        official = _infer_seam_transcribed(model, x, torch.tensor([1., 0, 1]), scales)
+        model.test_cfg.update(norm='max', upsample_via_scaled_input=False)  # PSA/IRN's
+        default = model.predict(x, [_sample([1, 3], (37, 45))])[0].pred_cam.data
+    # (the min-max step divides by a range ~1/70 of the values, which scales float noise)
+    assert torch.allclose(ours, official.clamp(min=0), atol=1e-4)
+    assert official[1].max() < 0 and ours[1].max() == 0  # absent class
+    assert (default - ours).abs().max() > 0.05
+    with pytest.raises(ValueError, match="test_cfg.norm='minmax': use one of"):
+        _tiny_seam(test_cfg=dict(norm='minmax'))

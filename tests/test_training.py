@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import CAM_CFG, ROOT, as_cli, run_tool, tiny_overrides
+from conftest import CAM_CFG, ROOT, as_cli, captured_log, run_tool, tiny_overrides
 
 
 def run_script(script: str, *args, port: int):
@@ -158,9 +158,11 @@ def test_test_tool_writes_cam_sweep(tiny_voc, tiny_cam, tmp_path):
     assert {k: dist[k] for k in sweep} == pytest.approx(sweep, abs=1e-6)
 
 
-def test_cudnn_autotunes_the_training_loop_only(tiny_voc, tmp_path):
+@pytest.mark.parametrize('deterministic', [False, True])
+def test_cudnn_autotunes_the_training_loop_only(tiny_voc, tmp_path, deterministic):
     """tools/train.py's hooks turn cuDNN benchmark mode on for the fixed-size training batches,
-    off for validation (many image sizes), and leave the value from before the run."""
+    off for validation (many image sizes), and leave the value from before the run; a run
+    asked to be deterministic keeps it off, and says so."""
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
@@ -183,8 +185,17 @@ def test_cudnn_autotunes_the_training_loop_only(tiny_voc, tmp_path):
     cfg.work_dir = str(tmp_path)
     apply_train_options(cfg)
     cfg.custom_hooks.append(dict(type='CudnnProbeHook'))
-    Runner.from_cfg(cfg).train()
+    cfg.randomness = dict(seed=0, deterministic=deterministic)
+    try:
+        runner = Runner.from_cfg(cfg)  # deterministic=True is set for the process here
+        with captured_log() as log:
+            runner.train()
+    finally:  # what deterministic=True set for the process
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
     phases = [phase for phase, _ in seen]
     assert phases.index('val') < len(phases) - phases[::-1].index('train') - 1  # interleaved
-    assert all(on == (phase == 'train') for phase, on in seen), seen
+    assert all(on == (phase == 'train' and not deterministic) for phase, on in seen), seen
     assert torch.backends.cudnn.benchmark is False  # the config's env_cfg value, as before
+    said = log.getvalue().count('benchmark mode stays off, as the run is deterministic')
+    assert said == int(deterministic)

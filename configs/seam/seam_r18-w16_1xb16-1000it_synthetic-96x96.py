@@ -6,4 +6,6 @@ model = dict(
     type='EquivariantCAMClassifier',
     backbone=dict(out_indices=(1, 2, 3)),  # 32 ch and 64 ch (OS 8) for PCM, 128 ch for the head
     cam_neck=dict(type='PCMNeck', in_channels=(32, 64), in_index=(0, 1),
-                  feat_channels=(16, 32), out_channels=48))
+                  feat_channels=(16, 32), out_channels=48),
+    # SEAM's inference (infer_SEAM.py), as configs/_base_/models/seam_wr38.py
+    test_cfg=dict(norm='min_max', upsample_via_scaled_input=True))

@@ -219,16 +219,16 @@ def generate_pseudo_labels(cfg: Config,
         dataset, targets, mine, todo, gen = _prepare_run(cfg, out_dir, generator, rank,
                                                          world_size)
     skipped = len(mine) - len(todo)
-    old_report = osp.join(out_dir, 'report.json')
-    if rank == 0 and osp.isfile(old_report):  # a finished run's: an interrupted one leaves none
-        os.remove(old_report)
-    loader = _label_loader(dataset, todo, gen, batch_size, num_workers)
     palette = dataset.metainfo.get('palette')
     path_of = {dataset.get_data_info(i)['img_path']: targets[i] for i in todo}
     writer = LabelWriter(lambda ds, label: _check_label(label, ds, gen),
                          lambda ds: path_of[ds.img_path], palette)
     t0 = time.time()
-    try:
+    try:  # from here on the generator (its CRF workers) and the writer are closed however
+        old_report = osp.join(out_dir, 'report.json')
+        if rank == 0 and osp.isfile(old_report):  # a finished run's; an interrupted one has none
+            os.remove(old_report)
+        loader = _label_loader(dataset, todo, gen, batch_size, num_workers)
         with _cudnn_benchmark(cfg):
             failures = _label_batches(
                 gen, loader, writer, rank == 0 and len(todo), overlay_dir,
@@ -406,20 +406,26 @@ class LabelWriter:
 
     def submit(self, ds, label: Union[np.ndarray, Future]) -> None:
         while len(self.pending) >= self.max_pending:
-            self._collect(*self.pending.popleft())
+            self._collect_oldest()
         self.pending.append((ds.img_path, self.pool.submit(self._write, ds, label)))
 
-    def _collect(self, img_path: str, future: Future) -> None:
-        try:
-            future.result()
+    def _collect_oldest(self) -> None:
+        """Wait for the oldest pending write and count it. It leaves ``pending`` only once
+        done, so a Ctrl-C during the wait leaves it there for ``close`` to count: ``written``
+        stays the number of PNGs on disk."""
+        img_path, future = self.pending[0]
+        error = future.exception()  # waits
+        self.pending.popleft()
+        if error is None:
             self.written += 1
-        except Exception as e:  # noqa: BLE001 -- reported, never swallowed
-            self.failures.append(dict(img_path=img_path, error=f'{type(e).__name__}: {e}'))
+        else:  # reported, never swallowed
+            self.failures.append(dict(img_path=img_path,
+                                      error=f'{type(error).__name__}: {error}'))
 
     def close(self) -> None:
         """Wait for every pending write."""
         while self.pending:
-            self._collect(*self.pending.popleft())
+            self._collect_oldest()
         self.pool.shutdown(wait=True)
 
 

@@ -37,7 +37,8 @@ class VOCImageLevelDataset(BaseSegDataset):
             MMEngine draws another image in its place, so one broken file among thousands
             does not end a long run. A set of mostly broken files still stops the run, after
             ``max_refetch`` draws. Off for evaluation: a score must cover every image, so a
-            broken one is an error there.
+            broken one is an error there. An error that names neither of the sample's files
+            (a transform's setting, say) is raised at once.
     """
     METAINFO = dict(classes=VOC_CLASSES, palette=voc_palette(len(VOC_CLASSES)))
 
@@ -63,7 +64,13 @@ class VOCImageLevelDataset(BaseSegDataset):
             return super().prepare_data(idx)
         try:
             return super().prepare_data(idx)
-        except (OSError, ValueError) as e:  # the loaders' errors name the file and the problem
+        except (OSError, ValueError) as e:
+            # the loaders' errors name the file and the problem; any other error (a wrong
+            # pipeline setting, say) would strike every image: it stops the run at once
+            info = self.get_data_info(idx)
+            files = [info.get('img_path'), info.get('seg_map_path')]
+            if not any(f and str(f) in str(e) for f in files):
+                raise
             warnings.warn(f'skipped in training, another image drawn instead: {e}')
             return None
 

@@ -64,7 +64,13 @@ def pixel_accuracy(logits: torch.Tensor, labels: torch.Tensor,
 
 def min_max_norm(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """SEAM's ``tool/visualization.py:max_norm`` on (N, C, H, W): ReLU, then per map
-    ``ReLU(x - min - eps) / (max - min + eps)``."""
+    ``ReLU(x - min - eps) / (max - min + eps)``.
+
+    It is also ``infer_SEAM.py``'s normalisation of the summed multi-scale CAM (HFPL's
+    ``infer_cam_voc.py`` too), but for pixels within ``eps`` of the minimum and absent
+    classes, which that script leaves negative (``-(min + eps) / (max - min + eps)``, and -1)
+    and which are 0 here: below every background threshold either way, and a CRF takes them
+    as probabilities."""
     cams = torch.relu(cams)
     flat = cams.flatten(2)
     mn = flat.amin(-1)[..., None, None]

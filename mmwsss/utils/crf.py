@@ -2,12 +2,15 @@
 one image at a time or many at once on worker processes (``CRFPool``)."""
 import multiprocessing
 import os
+import signal
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Optional, Sequence, Union
 
 import numpy as np
+
+from .interrupts import ctrl_c_deferred
 
 
 def crf_refine_cams(img_path: str, cams: np.ndarray, alpha: float = 4.0, iters: int = 10,
@@ -75,8 +78,11 @@ class CRFPool:
     wait on one core. ``submit`` hands each image to one of ``workers`` processes and returns
     a ``Future`` of its label; the caller moves on to the next batch. The workers are forked
     from a fork server that imported this module once (not from the CUDA process, and not
-    spawned one by one, each importing torch); they start as the pool is made, so their
-    start (seconds: the import) overlaps the model's.
+    spawned one by one, each importing torch). All of them start as the pool is made, which
+    waits for that import (seconds), so none starts inside the label loop.
+
+    A Ctrl-C while a worker starts or an image is handed over takes effect just after:
+    a process killed half-started would leave the fork server behind, holding the terminal.
 
     Args:
         workers: processes; ``None``: ``default_crf_workers()``; ``0``: each CRF runs in this
@@ -89,13 +95,27 @@ class CRFPool:
         if self.workers < 0:
             raise ValueError(f'crf_workers={workers}: use 0 (no worker processes) or more')
         self.crf_args = crf_args
-        self._pool: Optional[ProcessPoolExecutor] = None
-        if self.workers:
-            context = multiprocessing.get_context('forkserver')
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                             initializer=_ignore_ctrl_c)
-            self._pool.submit(int)  # starts the workers now, without waiting for them
+        self._pool: Optional[ProcessPoolExecutor] = (
+            self._start_workers() if self.workers else None)
+
+    def _start_workers(self) -> ProcessPoolExecutor:
+        """A pool with all its workers running. The executor starts a process for a task
+        while none is idle; each worker waits in its initializer until the last has
+        started, so ``workers`` tasks start ``workers`` processes."""
+        context = multiprocessing.get_context('forkserver')
+        context.set_forkserver_preload([__name__])
+        all_started = context.Barrier(self.workers)
+        pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                   initializer=_start_worker, initargs=(all_started,))
+        try:
+            with ctrl_c_deferred():
+                for _ in range(self.workers):
+                    pool.submit(int)
+        except BaseException:
+            all_started.abort()  # none waits for a worker that will not come
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return pool
 
     def submit(self, img_path: str, cams: np.ndarray) -> Union[np.ndarray, Future]:
         """The label of one image (CAMs C×H×W, zero for absent classes), or its ``Future``."""
@@ -104,7 +124,8 @@ class CRFPool:
         if self._pool is None:
             return crf_label(*args, **self.crf_args)
         try:
-            return self._pool.submit(crf_label, *args, **self.crf_args)
+            with ctrl_c_deferred():
+                return self._pool.submit(crf_label, *args, **self.crf_args)
         except BrokenProcessPool as e:  # the images in flight failed; the others go on here
             warnings.warn(
                 f'the CRF worker processes stopped ({e}); from here on each CRF runs in this '
@@ -123,8 +144,9 @@ class CRFPool:
             self._pool = None
 
 
-def _ignore_ctrl_c() -> None:
-    """Ctrl-C reaches the workers too: they finish the image they hold, and the label run,
-    which gets it as well, decides what else is done (``CRFPool.close``)."""
-    import signal
+def _start_worker(all_started) -> None:
+    """A worker's start: Ctrl-C reaches the workers too, so they ignore it (they finish the
+    image they hold, and the label run, which gets it as well, decides what else is done:
+    ``CRFPool.close``); then wait for the pool's other workers (at most 10 minutes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    all_started.wait(timeout=600)

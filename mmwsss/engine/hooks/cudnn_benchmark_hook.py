@@ -1,9 +1,11 @@
 """cuDNN autotuning for the training loop only: fixed crops there, many image sizes in
 evaluation."""
+import logging
 from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from mmwsss.registry import HOOKS
 
@@ -19,6 +21,10 @@ class CudnnBenchmarkHook(Hook):
     timing each new shape costs more than it saves. MMEngine's ``env_cfg.cudnn_benchmark``
     sets one value for the whole run (mmseg: True; the mmwsss configs: False, for their
     inference paths). ``tools/train.py`` adds this hook unless a config lists its own.
+
+    A run asked to be reproducible (``randomness=dict(deterministic=True)``, which sets
+    ``cudnn.deterministic``) keeps benchmark mode off: the algorithm it picks by timing may
+    differ from run to run.
     """
 
     priority = 'VERY_HIGH'
@@ -27,9 +33,16 @@ class CudnnBenchmarkHook(Hook):
         self.train, self.eval = bool(train), bool(eval)
         self._before_run: Optional[bool] = None
         self._training = False
+        self._said_deterministic = False
 
-    @staticmethod
-    def _set(value: bool) -> None:
+    def _set(self, value: bool) -> None:
+        if value and torch.backends.cudnn.deterministic:
+            if not self._said_deterministic:
+                print_log('CudnnBenchmarkHook: cuDNN benchmark mode stays off, as the run is '
+                          'deterministic (randomness.deterministic=True)', logger='current',
+                          level=logging.WARNING)
+                self._said_deterministic = True
+            value = False
         torch.backends.cudnn.benchmark = value
 
     def before_run(self, runner) -> None:

@@ -9,7 +9,10 @@ from mmseg.structures import SegDataSample
 from mmwsss.registry import MODELS
 from mmwsss.utils.precision import check_precision, precision_autocast
 from ..builder import build_module
-from ..utils import image_label_classes, max_norm, pack_cam_predictions
+from ..utils import image_label_classes, max_norm, min_max_norm, pack_cam_predictions
+
+# test_cfg.norm: how a summed multi-scale CAM becomes [0, 1]
+CAM_NORMS = dict(max=max_norm, min_max=min_max_norm)
 
 
 @MODELS.register_module()
@@ -34,6 +37,15 @@ class CAMClassifier(BaseModel):
             is positive.
         precision (str): ``'fp32'`` (default), ``'bf16'`` (autocast) or ``'auto'`` (bf16 on
             CUDA) for the inference forward passes; CAMs are summed and normalised in fp32.
+        norm (str): how the summed CAM of each class becomes [0, 1]: ``'max'`` (default;
+            PSA/IRN's ``infer_cam``: divided by its max) or ``'min_max'`` (SEAM and HFPL's
+            ``infer_SEAM.py``/``infer_cam_voc.py``: ``(x - min - 1e-5) / (max - min +
+            1e-5)``, ``min_max_norm``; PCM-refined maps do not reach 0, so the two differ).
+        upsample_via_scaled_input (bool): upsample each scale's CAM first to that scale's
+            input (``align_corners=True``, as SEAM's ``Net.forward`` returns it), then to the
+            image (``align_corners=False``, ``infer_SEAM.py``), instead of straight to the
+            image (default False). Near the border the two grids differ by up to 3.5 px at
+            scale 1 and 7 px at scale 0.5 (output stride 8).
 
     Batches of images of different sizes (padded by the data preprocessor) give nearly the
     same CAMs as one image at a time: each image's CAM is cropped to its own size before it is
@@ -63,9 +75,12 @@ class CAMClassifier(BaseModel):
         self.cam_neck = build_module(cam_neck)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True,
-                             precision='fp32')
+                             precision='fp32', norm='max', upsample_via_scaled_input=False)
         self.test_cfg.update(test_cfg or {})
         check_precision(self.test_cfg['precision'], 'test_cfg.precision')
+        if self.test_cfg['norm'] not in CAM_NORMS:
+            raise ValueError(f"test_cfg.norm={self.test_cfg['norm']!r}: use one of "
+                             f'{sorted(CAM_NORMS)}')
 
     @property
     def num_classes(self) -> int:
@@ -102,12 +117,12 @@ class CAMClassifier(BaseModel):
 
     # ---------------------------------------------------------------- inference
     def inference_cams(self, inputs: torch.Tensor, normalise: bool = True) -> torch.Tensor:
-        """Multi-scale (+flip) CAMs at input size, summed then max-normalised per class.
+        """Multi-scale (+flip) CAMs at input size, summed then normalised per class.
 
         Each scale's ReLU'd CAM is upsampled to the input size and summed with its flipped
-        counterpart, as in PSA/IRN's ``infer_cam``; the sum is divided by its per-class max
-        (``normalise=False`` returns the sum). The whole batch and its flip go through the
-        network together, one pass per scale.
+        counterpart, as in PSA/IRN's ``infer_cam``; the sum is normalised by
+        ``test_cfg.norm`` (``normalise=False`` returns the sum). The whole batch and its flip
+        go through the network together, one pass per scale.
         """
         h, w = inputs.shape[-2:]
         total = None
@@ -118,13 +133,25 @@ class CAMClassifier(BaseModel):
                 x = torch.cat([x, x.flip(-1)], dim=0)
             with precision_autocast(self.test_cfg['precision'], inputs.device):
                 cam = self.single_scale_cams(x)
-            cam = F.interpolate(F.relu(cam.float()), size=(h, w), mode='bilinear',
-                                align_corners=False)
+            cam = self._upsample_cams(cam.float(), x.shape[-2:], (h, w))
             if self.test_cfg['flip']:
                 n = inputs.shape[0]
                 cam = cam[:n] + cam[n:].flip(-1)
             total = cam if total is None else total + cam
-        return max_norm(total) if normalise else total
+        return self.normalise_cams(total) if normalise else total
+
+    def _upsample_cams(self, cams: torch.Tensor, scaled_size: Sequence[int],
+                       size: Sequence[int]) -> torch.Tensor:
+        """One scale's CAMs (feature resolution) → ReLU'd, at the input size (h, w)."""
+        if self.test_cfg['upsample_via_scaled_input']:
+            cams = F.interpolate(cams, size=tuple(scaled_size), mode='bilinear',
+                                 align_corners=True)
+        return F.interpolate(F.relu(cams), size=tuple(size), mode='bilinear',
+                             align_corners=False)
+
+    def normalise_cams(self, cams: torch.Tensor) -> torch.Tensor:
+        """Summed CAMs (..., H, W) → [0, 1] per map, by ``test_cfg.norm``."""
+        return CAM_NORMS[self.test_cfg['norm']](cams)
 
     def _present_classes(self, inputs: torch.Tensor,
                          data_samples: Optional[Sequence[SegDataSample]]) -> torch.Tensor:
@@ -141,4 +168,4 @@ class CAMClassifier(BaseModel):
         cams = self.inference_cams(inputs, normalise=False)
         return pack_cam_predictions(cams, self._present_classes(inputs, data_samples),
                                     data_samples, self.test_cfg['bg_threshold'],
-                                    inputs.shape[2:], max_norm)
+                                    inputs.shape[2:], self.normalise_cams)

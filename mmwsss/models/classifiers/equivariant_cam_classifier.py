@@ -21,9 +21,12 @@ class EquivariantCAMClassifier(CAMClassifier):
 
     - the head's losses on each branch's CAMs, averaged over branches: classification on
       both, the head's extras (importance sampling, CAM-level losses such as HFPL's) on the
-      untransformed branch only, as arvijj/hfpl adds them to SEAM. The head sees CAMs at
-      feature resolution; SEAM pools the bilinearly upsampled map, which differs from it only
-      in how border pixels are weighted;
+      untransformed branch only, as arvijj/hfpl adds them to SEAM. The class score is the
+      mean of the CAM upsampled to the input, as SEAM's (``train_SEAM.py``:
+      ``adaptive_avg_pool2d`` of ``Net.forward``'s upsampled ``cam``), which weights border
+      pixels less than the mean at feature resolution (``pool_upsampled_cams=False``): at
+      output stride 8, edge rows count 0.58×, corners 0.33×. Importance sampling and
+      HFPL's loss see the feature-resolution CAMs (``logits1`` in arvijj/hfpl);
     - ``loss_min`` (optional): ``AdaptiveMinPoolingLoss`` on the label-masked refined CAMs,
       averaged over branches;
     - ``loss_er``: after min-max normalisation and label masking, the first branch's CAMs are
@@ -32,6 +35,8 @@ class EquivariantCAMClassifier(CAMClassifier):
 
     Args:
         transform: equivariance transform (``RescaleTransform(scale=0.3)`` in SEAM).
+        pool_upsampled_cams: class scores from the CAMs upsampled to the input (SEAM's),
+            else at feature resolution.
         loss_er, loss_ecr, loss_min: loss configs; ``loss_min=None`` drops it.
         (other args as ``CAMClassifier``; ``cam_neck`` is required)
     """
@@ -41,6 +46,7 @@ class EquivariantCAMClassifier(CAMClassifier):
                  loss_er: dict = dict(type='EquivariantRegularizationLoss'),
                  loss_ecr: dict = dict(type='EquivariantCrossRegularizationLoss'),
                  loss_min: Optional[dict] = dict(type='AdaptiveMinPoolingLoss'),
+                 pool_upsampled_cams: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if self.cam_neck is None:
@@ -49,6 +55,7 @@ class EquivariantCAMClassifier(CAMClassifier):
         self.loss_er = build_module(loss_er)
         self.loss_ecr = build_module(loss_ecr)
         self.loss_min = build_module(loss_min)
+        self.pool_upsampled_cams = pool_upsampled_cams
 
     def _branch(self, img: torch.Tensor, data_samples: List[SegDataSample], main: bool):
         """Raw CAMs with a zero background channel, refined CAMs (both at input size), and
@@ -56,11 +63,13 @@ class EquivariantCAMClassifier(CAMClassifier):
         feats = self.extract_feat(img)
         raw = self.head(feats)
         refined = self.cam_neck.refine(raw, feats, img)
-        losses = self.head.loss_by_cams(raw, data_samples, img, with_extras=main)
         size = img.shape[-2:]
-        raw = F.interpolate(raw, size=size, mode='bilinear', align_corners=True)
+        upsampled = F.interpolate(raw, size=size, mode='bilinear', align_corners=True)
+        losses = self.head.loss_by_cams(
+            raw, data_samples, img, with_extras=main,
+            pooled_cams=upsampled if self.pool_upsampled_cams else None)
         refined = F.interpolate(refined, size=size, mode='bilinear', align_corners=True)
-        return torch.cat([torch.zeros_like(raw[:, :1]), raw], 1), refined, losses
+        return torch.cat([torch.zeros_like(upsampled[:, :1]), upsampled], 1), refined, losses
 
     def loss(self, inputs: torch.Tensor, data_samples: List[SegDataSample]) -> Dict:
         n = inputs.shape[0]

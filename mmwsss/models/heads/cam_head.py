@@ -65,14 +65,19 @@ class CAMHead(BaseModule):
 
     def loss_by_cams(self, cams: torch.Tensor, data_samples: List[SegDataSample],
                      inputs: Optional[torch.Tensor] = None,
-                     with_extras: bool = True) -> Dict[str, torch.Tensor]:
+                     with_extras: bool = True,
+                     pooled_cams: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
         """Classification loss on pooled CAMs plus every configured CAM-level loss.
 
         ``with_extras=False`` uses the plain pooling and no CAM-level losses: siamese methods
         use it on their transformed branch, as HFPL's code does on SEAM's rescaled branch.
+        ``pooled_cams``: the CAMs the deterministic score averages, if not ``cams`` (SEAM:
+        upsampled to the input); sampling and CAM-level losses use ``cams``.
         """
         targets = multi_hot(data_samples, self.num_classes, cams.device)
-        logits = self.pooling(cams) if with_extras else self.pool(cams)
+        if pooled_cams is None:
+            pooled_cams = cams
+        logits = self.pooling(cams, pooled_cams) if with_extras else self.pool(pooled_cams)
         if logits.dim() == 3:  # several estimates per class, weighted (importance sampling)
             weights = self.pooling.sample_weights
             loss = sum(w * self.loss_cls(logits[..., s], targets)

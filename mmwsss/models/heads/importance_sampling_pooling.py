@@ -1,4 +1,6 @@
 """HFPL's importance sampling: a CAM pooling that draws pixels instead of averaging them."""
+from typing import Optional
+
 import torch
 
 from mmwsss.registry import MODELS
@@ -17,7 +19,8 @@ class ImportanceSamplingPooling(GlobalAvgPooling):
     sees. The draw is not differentiable; gradients reach the sampled logits only. As in the
     official code, sampling blends with GAP: the loss is ``(1 - w) · L(GAP) + w · mean_s
     L(sample_s)`` with ``w = sample_loss_weight`` (0.2) and ``num_samples`` = 10. Outside
-    training it is GAP.
+    training it is GAP. Pixels are drawn at feature resolution (``logits1``, the head's
+    output before SEAM's upsampling) also when the GAP term averages the upsampled CAMs.
     """
 
     def __init__(self, num_samples: int = 10, sample_loss_weight: float = 0.2) -> None:
@@ -42,7 +45,9 @@ class ImportanceSamplingPooling(GlobalAvgPooling):
         w = self.sample_loss_weight
         return torch.tensor([1 - w] + [w / self.num_samples] * self.num_samples)
 
-    def forward(self, cams: torch.Tensor) -> torch.Tensor:
+    def forward(self, cams: torch.Tensor,
+                plain_cams: Optional[torch.Tensor] = None) -> torch.Tensor:
+        gap = super().forward(cams, plain_cams)
         if not self.training:
-            return self.plain(cams)
-        return torch.cat([self.plain(cams)[..., None], self.sample(cams)], dim=-1)
+            return gap
+        return torch.cat([gap[..., None], self.sample(cams)], dim=-1)

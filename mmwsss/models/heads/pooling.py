@@ -3,10 +3,12 @@ HFPL's importance sampling in ``importance_sampling_pooling.py``.
 
 A pooling returns logits of shape (N, C), or in training (N, C, S): S logit estimates per
 class that the classification loss averages with the weights in ``sample_weights`` (summing to
-one). ``plain(cams)`` is the deterministic (N, C) score used outside the loss (inference,
-auxiliary branches).
+one), the first being the deterministic score. ``plain(cams)`` is that deterministic (N, C)
+score, used outside the loss too (inference, auxiliary branches). ``forward(cams,
+plain_cams)`` takes it from ``plain_cams`` when given: the same CAMs upsampled to the input,
+which SEAM averages (``train_SEAM.py``: ``adaptive_avg_pool2d`` of the upsampled ``cam``).
 """
-from typing import Union
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
@@ -22,8 +24,9 @@ class GlobalAvgPooling(nn.Module):
     def plain(self, cams: torch.Tensor) -> torch.Tensor:
         return cams.mean(dim=(2, 3))
 
-    def forward(self, cams: torch.Tensor) -> torch.Tensor:
-        return self.plain(cams)
+    def forward(self, cams: torch.Tensor,
+                plain_cams: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.plain(cams if plain_cams is None else plain_cams)
 
 
 def build_cam_pooling(cfg: Union[str, dict]) -> nn.Module:

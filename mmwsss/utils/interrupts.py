@@ -1,0 +1,23 @@
+"""Ctrl-C (SIGINT) around steps that must not stop half-way."""
+import contextlib
+import signal
+import threading
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred():
+    """Hold a Ctrl-C (SIGINT) that comes inside the block until the block is done, then
+    deliver it to the handler from before (a ``KeyboardInterrupt`` by default). For steps that
+    must not stop half-way, such as starting a process. Only the main thread receives
+    signals; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            signal.raise_signal(signal.SIGINT)
