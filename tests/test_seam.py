@@ -282,3 +282,66 @@ def test_seam_inference_option_matches_infer_seam():
     assert (default - ours).abs().max() > 0.05
     with pytest.raises(ValueError, match="test_cfg.norm='minmax': use one of"):
         _tiny_seam(test_cfg=dict(norm='minmax'))
+
+
+def _official_seam_fg_cams(state, trunk, x):
+    """``network/resnet38_SEAM.py:Net.forward`` (eval) and ``Net.PCM`` from its state dict, at
+    feature resolution: the refined foreground CAMs. ``trunk`` runs ``forward_as_dict``."""
+    conv4, conv5, conv6 = trunk(x)
+    cam = F.conv2d(conv6, state['fc8.weight'])
+    n, c, h, w = cam.shape
+    cam_d = F.relu(cam)
+    cam_d_max = torch.max(cam_d.view(n, c, -1), dim=-1)[0].view(n, c, 1, 1) + 1e-5
+    cam_d_norm = F.relu(cam_d - 1e-5) / cam_d_max
+    cam_d_norm[:, 0] = 1 - torch.max(cam_d_norm[:, 1:], dim=1)[0]
+    cam_max = torch.max(cam_d_norm[:, 1:], dim=1, keepdim=True)[0]
+    cam_d_norm[:, 1:][cam_d_norm[:, 1:] < cam_max] = 0
+    f8_3 = F.relu(F.conv2d(conv4, state['f8_3.weight']))
+    f8_4 = F.relu(F.conv2d(conv5, state['f8_4.weight']))
+    x_s = F.interpolate(x, (h, w), mode='bilinear', align_corners=True)
+    f = F.conv2d(torch.cat([x_s, f8_3, f8_4], dim=1), state['f9.weight']).view(n, -1, h * w)
+    f = f / (torch.norm(f, dim=1, keepdim=True) + 1e-5)
+    aff = F.relu(torch.matmul(f.transpose(1, 2), f))
+    aff = aff / (torch.sum(aff, dim=1, keepdim=True) + 1e-5)
+    return torch.matmul(cam_d_norm.view(n, -1, h * w), aff).view(n, -1, h, w)[:, 1:]
+
+
+def test_official_seam_weights_convert_to_the_same_cams(tmp_path):
+    """tools/model_converters/seam2mmwsss.py: a ``Net`` state dict as SEAM's train script
+    saves it (under ``module.``, fc8 with the background row) gives mmwsss the CAMs of the
+    official forward; a state dict of something else is refused by name."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from conftest import ROOT, run_tool
+    from mmwsss.models.backbones.resnet38d_weights import convert_official_seam
+    from mmwsss.utils.checkpoint import load_trained_checkpoint
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py'))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    official = {k: v * (1 + 0.1 * torch.randn_like(v)) if k.endswith('conv_branch2a.weight')
+                else v.clone() for k, v in model.backbone.state_dict().items()}
+    official.update({'fc8.weight': torch.randn(21, 4096, 1, 1) * 0.05,
+                     'f8_3.weight': torch.randn(64, 512, 1, 1),
+                     'f8_4.weight': torch.randn(128, 1024, 1, 1),
+                     'f9.weight': torch.randn(192, 195, 1, 1)})
+    src, dst = str(tmp_path / 'resnet38_SEAM.pth'), str(tmp_path / 'seam_mmwsss.pth')
+    torch.save({'module.' + k: v for k, v in official.items()}, src)  # as saved under DP
+    run_tool('tools/model_converters/seam2mmwsss.py', src, dst)
+    load_trained_checkpoint(model, dst, 'converted SEAM checkpoint')
+    trunk = model.backbone.state_dict()
+    assert all(torch.equal(trunk[k], official[k]) for k in trunk)
+    x = torch.rand(1, 3, 40, 48)
+    with torch.no_grad():
+        ours = model.single_scale_cams(x)
+        theirs = _official_seam_fg_cams(official, model.backbone, x)
+    assert ours.shape == (1, 20, 5, 6)
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    torch.save({'fc8.weight': official['fc8.weight'], 'classifier.weight': torch.zeros(1)},
+               src)
+    with pytest.raises(ValueError, match=r'resnet38_SEAM.pth is not a network/resnet38_SEAM'
+                       r'.py:Net state dict: weights missing: .*; unknown weights: 1 \(e.g. '
+                       r'classifier.weight'):
+        convert_official_seam(src)

@@ -1,11 +1,13 @@
-"""ImageNet weights of ResNet-38d: MXNet names → ``ResNet38d`` state dict."""
+"""Weights of ResNet-38d models from other code: the MXNet ImageNet release → ``ResNet38d``;
+a trained SEAM/HFPL ``Net`` (PyTorch) → ``EquivariantCAMClassifier``."""
 from collections import OrderedDict
 from typing import Dict, Optional
 
 import torch
 
-from mmwsss.utils.checkpoint import check_file
+from mmwsss.utils.checkpoint import check_file, load_weights_file, strip_module_prefix
 from mmwsss.utils.mxnet_params import load_mxnet_params
+from .resnet38d import ResNet38d
 
 _BN = {'beta': 'bias', 'gamma': 'weight', 'mean': 'running_mean', 'var': 'running_var'}
 
@@ -46,3 +48,51 @@ def convert_resnet38d_mxnet(path: str) -> Dict[str, torch.Tensor]:
     for name in [k for k in state if k.endswith('running_mean')]:
         state[name.replace('running_mean', 'num_batches_tracked')] = torch.tensor(0)
     return state
+
+
+# network/resnet38_SEAM.py:Net's own layers → the modules of configs/_base_/models/seam_wr38.py
+_SEAM_NECK = {'f8_3.weight': 'cam_neck.taps.0.weight', 'f8_4.weight': 'cam_neck.taps.1.weight',
+              'f9.weight': 'cam_neck.f9.weight'}
+
+
+def convert_official_seam(path: str) -> Dict[str, torch.Tensor]:
+    """``EquivariantCAMClassifier`` weights (``configs/seam/*wr38*``, ``configs/hfpl/*wr38*``)
+    from a trained ``network/resnet38_SEAM.py:Net`` state dict: YudeWang/SEAM's released
+    ``resnet38_SEAM.pth``, or arvijj/hfpl's, whose ``Net`` has the same layers.
+
+    The trunk keeps its names (``ResNet38d`` follows ``network/resnet38d.py``) under
+    ``backbone.``; ``f8_3``/``f8_4``/``f9`` become the PCM neck's. ``fc8`` scores background
+    first (21 rows for VOC, 81 for COCO); the head keeps the foreground rows: the background
+    row reaches nothing (``Net.forward`` overwrites that CAM with ``1 - max`` before PCM,
+    ``train_SEAM.py`` scores classes ``1:`` and ``infer_SEAM.py`` keeps ``cam[:, 1:]``).
+    """
+    check_file(path, 'SEAM checkpoint', 'give the resnet38_SEAM.pth that SEAM\'s (or '
+               'HFPL\'s) train script saved, or the one its README links')
+    state = strip_module_prefix(load_weights_file(path, 'SEAM checkpoint'))
+    with torch.device('meta'):  # the trunk's names, without allocating its weights
+        trunk = set(ResNet38d().state_dict())
+    converted, unknown = OrderedDict(), []
+    for key, value in state.items():
+        if key in trunk:
+            converted['backbone.' + key] = value
+        elif key in _SEAM_NECK:
+            converted[_SEAM_NECK[key]] = value
+        elif key == 'fc8.weight':
+            if value.dim() != 4 or value.shape[0] < 2:
+                raise ValueError(f'SEAM checkpoint {path}: fc8.weight has shape '
+                                 f'{tuple(value.shape)}; expected (1 + classes, 4096, 1, 1), '
+                                 'background first')
+            converted['head.classifier.weight'] = value[1:].clone()
+        else:
+            unknown.append(key)
+    missing = sorted((set(_SEAM_NECK) | {'fc8.weight'}) - set(state)) + sorted(
+        k for k in trunk - set(state) if not k.endswith('num_batches_tracked'))
+    if unknown or missing:
+        raise ValueError(
+            f'SEAM checkpoint {path} is not a network/resnet38_SEAM.py:Net state dict: '
+            + (f'weights missing: {len(missing)} (e.g. {", ".join(missing[:4])})'
+               if missing else '')
+            + ('; ' if unknown and missing else '')
+            + (f'unknown weights: {len(unknown)} (e.g. {", ".join(unknown[:4])})'
+               if unknown else ''))
+    return converted
