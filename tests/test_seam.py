@@ -345,3 +345,38 @@ def test_official_seam_weights_convert_to_the_same_cams(tmp_path):
                        r'.py:Net state dict: weights missing: .*; unknown weights: 1 \(e.g. '
                        r'classifier.weight'):
         convert_official_seam(src)
+
+
+def test_pil_bicubic_scales_are_the_official_pil_resize():
+    """test_cfg scale_mode='pil_bicubic': SEAM's VOC12ClsDatasetMSF resizes the 8-bit image
+    with PIL's bicubic filter to round(H·s); ours differs by rounding (PIL computes in fixed
+    point): 1 grey level, 2 on under 1% of the pixels."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    img = np.asarray(Image.fromarray(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)).resize(
+        (45, 37), resample=Image.BICUBIC))  # smooth, with edges
+    model = MODELS.build(dict(
+        type='CAMClassifier',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375]),
+        backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8,
+                      out_indices=(3, )),
+        head=dict(type='CAMHead', in_channels=64, num_classes=3),
+        test_cfg=dict(scale_mode='pil_bicubic')))
+    pre = model.data_preprocessor
+    x = (torch.from_numpy(img).permute(2, 0, 1)[None].float() - pre.mean) / pre.std
+    for s in (0.5, 1.5, 2.0):
+        size = (round(45 * s), round(37 * s))  # PIL: (width, height)
+        official = np.asarray(Image.fromarray(img).resize(size, resample=Image.BICUBIC))
+        for mode in ('pil_bicubic', 'bilinear'):
+            model.test_cfg['scale_mode'] = mode
+            ours = model._rescale(x, s) * pre.std + pre.mean
+            if mode == 'bilinear':  # floor(H·s), another filter: visibly another image
+                assert ours.shape[-2:] == (int(37 * s), int(45 * s))
+                continue
+            ours = ours[0].permute(1, 2, 0).numpy()
+            assert ours.shape == official.shape
+            diff = np.abs(ours - official)  # PIL's fixed-point arithmetic: rounding apart
+            assert diff.max() <= 2 + 1e-3 and (diff > 1.5).mean() < 0.01
+    with pytest.raises(ValueError, match=r"scale_mode='pil': use one of \['bilinear', "):
+        _tiny_seam(test_cfg=dict(scale_mode='pil'))

@@ -8,4 +8,4 @@ model = dict(
     cam_neck=dict(type='PCMNeck', in_channels=(32, 64), in_index=(0, 1),
                   feat_channels=(16, 32), out_channels=48),
     # SEAM's inference (infer_SEAM.py), as configs/_base_/models/seam_wr38.py
-    test_cfg=dict(norm='min_max', upsample_via_scaled_input=True))
+    test_cfg=dict(norm='min_max', scale_mode='pil_bicubic', upsample_via_scaled_input=True))

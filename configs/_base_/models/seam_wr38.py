@@ -32,6 +32,6 @@ model = dict(
     loss_er=dict(type='EquivariantRegularizationLoss', loss_weight=1.0),
     loss_ecr=dict(type='EquivariantCrossRegularizationLoss', topk_ratio=0.2, loss_weight=1.0),
     loss_min=dict(type='AdaptiveMinPoolingLoss', ratio=0.25, loss_weight=1.0),
-    # infer_SEAM.py: CAMs upsampled via each scale's input, min-max normalised
+    # infer_SEAM.py: PIL bicubic scales, CAMs upsampled via each scale's input, min-max norm
     test_cfg=dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, bg_threshold=0.26, norm='min_max',
-                  upsample_via_scaled_input=True))
+                  scale_mode='pil_bicubic', upsample_via_scaled_input=True))

@@ -41,6 +41,12 @@ class CAMClassifier(BaseModel):
             PSA/IRN's ``infer_cam``: divided by its max) or ``'min_max'`` (SEAM and HFPL's
             ``infer_SEAM.py``/``infer_cam_voc.py``: ``(x - min - 1e-5) / (max - min +
             1e-5)``, ``min_max_norm``; PCM-refined maps do not reach 0, so the two differ).
+        scale_mode (str): how the input is resized to each scale: ``'bilinear'`` (default;
+            to ``floor(H·s)``) or ``'pil_bicubic'``, the official codes' PIL bicubic resize
+            of the 8-bit image to ``round(H·s)`` (SEAM's ``VOC12ClsDatasetMSF``): torch's
+            antialiased bicubic, which is PIL's filter, on the image un-normalised, then
+            clipped and rounded to 8 bits (PIL's pixels but for rounding: 1 grey level,
+            rarely 2).
         upsample_via_scaled_input (bool): upsample each scale's CAM first to that scale's
             input (``align_corners=True``, as SEAM's ``Net.forward`` returns it), then to the
             image (``align_corners=False``, ``infer_SEAM.py``), instead of straight to the
@@ -75,12 +81,14 @@ class CAMClassifier(BaseModel):
         self.cam_neck = build_module(cam_neck)
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(scales=(1.0, ), flip=False, bg_threshold=0.25, use_img_labels=True,
-                             precision='fp32', norm='max', upsample_via_scaled_input=False)
+                             precision='fp32', norm='max', scale_mode='bilinear',
+                             upsample_via_scaled_input=False)
         self.test_cfg.update(test_cfg or {})
         check_precision(self.test_cfg['precision'], 'test_cfg.precision')
-        if self.test_cfg['norm'] not in CAM_NORMS:
-            raise ValueError(f"test_cfg.norm={self.test_cfg['norm']!r}: use one of "
-                             f'{sorted(CAM_NORMS)}')
+        for key, allowed in (('norm', sorted(CAM_NORMS)),
+                             ('scale_mode', ['bilinear', 'pil_bicubic'])):
+            if self.test_cfg[key] not in allowed:
+                raise ValueError(f'test_cfg.{key}={self.test_cfg[key]!r}: use one of {allowed}')
 
     @property
     def num_classes(self) -> int:
@@ -127,8 +135,7 @@ class CAMClassifier(BaseModel):
         h, w = inputs.shape[-2:]
         total = None
         for scale in self.test_cfg['scales']:
-            x = inputs if scale == 1.0 else F.interpolate(
-                inputs, scale_factor=scale, mode='bilinear', align_corners=False)
+            x = self._rescale(inputs, scale)
             if self.test_cfg['flip']:
                 x = torch.cat([x, x.flip(-1)], dim=0)
             with precision_autocast(self.test_cfg['precision'], inputs.device):
@@ -139,6 +146,21 @@ class CAMClassifier(BaseModel):
                 cam = cam[:n] + cam[n:].flip(-1)
             total = cam if total is None else total + cam
         return self.normalise_cams(total) if normalise else total
+
+    def _rescale(self, inputs: torch.Tensor, scale: float) -> torch.Tensor:
+        """The (normalised) inputs at one test scale, by ``test_cfg.scale_mode``."""
+        if scale == 1.0:
+            return inputs
+        if self.test_cfg['scale_mode'] == 'bilinear':
+            return F.interpolate(inputs, scale_factor=scale, mode='bilinear',
+                                 align_corners=False)
+        size = (round(inputs.shape[-2] * scale), round(inputs.shape[-1] * scale))
+        pre = self.data_preprocessor
+        normalised = getattr(pre, '_enable_normalize', False)
+        x = inputs.float() * pre.std + pre.mean if normalised else inputs.float()
+        x = F.interpolate(x, size=size, mode='bicubic', align_corners=False, antialias=True)
+        x = x.clamp(0, 255).round()
+        return ((x - pre.mean) / pre.std if normalised else x).to(inputs.dtype)
 
     def _upsample_cams(self, cams: torch.Tensor, scaled_size: Sequence[int],
                        size: Sequence[int]) -> torch.Tensor:
