@@ -137,11 +137,60 @@ if __name__ == '__main__':  # the workers import this script
 def test_ctrl_c_as_a_crf_worker_starts_leaves_no_worker_behind(tmp_path):
     """A worker cut off half-started is no pool's: nothing would stop it (with a terminal's
     Ctrl-C it outlived the run, holding its stdout: ``... | tee log`` never ended)."""
+    proc = _run_script(tmp_path, CTRL_C_AS_A_WORKER_STARTS)
+    assert proc.stdout == 'interrupted; workers left: 0\n'
+
+
+A_WORKER_DIES_AS_IT_STARTS = """
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from mmwsss.utils import crf
+
+original_start = crf._start_worker
+
+
+def first_dies(go):  # as a worker killed while the pool starts (out of memory, say)
+    try:
+        os.close(os.open(sys.argv[1], os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return original_start(go)
+    os._exit(3)
+
+
+if __name__ == '__main__':
+    crf._start_worker = first_dies
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter('always')
+        pool = crf.CRFPool(workers=4)
+        label = pool.submit(sys.argv[2], np.ones((1, 6, 7), np.float32))
+    print(type(label).__name__, pool.workers,
+          sum('CRF worker processes stopped' in str(w.message) for w in said))
+"""
+
+
+def test_a_crf_worker_dying_as_the_pool_starts_leaves_the_crfs_to_this_process(tmp_path):
+    img = tmp_path / 'img.png'
+    cv2.imwrite(str(img), np.full((6, 7, 3), 90, np.uint8))
+    proc = _run_script(tmp_path, A_WORKER_DIES_AS_IT_STARTS, str(tmp_path / 'died'), str(img))
+    assert proc.stdout == 'ndarray 0 1\n'  # the label made here, said once
+
+
+def _run_script(tmp_path, text, *args):
+    """Run ``text`` as a script with this checkout's mmwsss; it must end, and end cleanly
+    (an orphan process holding its stdout would keep it from returning)."""
     import subprocess
     import sys
-    script = tmp_path / 'ctrl_c.py'
-    script.write_text(CTRL_C_AS_A_WORKER_STARTS)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60)  # an orphan holding stdout: never returns
+
+    from conftest import ROOT
+    script = tmp_path / 'script.py'
+    script.write_text(text)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                          text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == 'interrupted; workers left: 0\n'
+    assert 'Traceback' not in proc.stderr and 'Exception in' not in proc.stderr, proc.stderr
+    return proc

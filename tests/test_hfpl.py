@@ -75,6 +75,28 @@ def test_importance_sampling_draws_at_feature_resolution_while_gap_averages_the_
     assert all(torch.isin(out[n, c, 1:], flat[n, c]).all() for n in range(2) for c in range(3))
 
 
+def test_a_pooling_written_with_a_one_argument_forward_still_works():
+    """Poolings written before ``forward(cams, plain_cams)`` (docs/add_a_method.md's first
+    form) train as before on plain CAM models."""
+    from mmwsss.models.heads.pooling import GlobalAvgPooling
+
+    @MODELS.register_module(name='max_test', force=True)
+    class MaxTestPooling(GlobalAvgPooling):
+        def plain(self, cams):
+            return cams.amax((2, 3))
+
+        def forward(self, cams):
+            return self.plain(cams)
+
+    head = MODELS.build(dict(type='CAMHead', in_channels=2, num_classes=2,
+                             pooling=dict(type='max_test')))
+    cams = torch.randn(1, 2, 5, 5)
+    loss = head.loss_by_cams(cams, [_sample([2])])['loss_cls']
+    expected = torch.nn.functional.multilabel_soft_margin_loss(cams.amax((2, 3)),
+                                                               torch.tensor([[0., 1.]]))
+    assert torch.allclose(loss, expected)
+
+
 def _edge_image():
     img = torch.zeros(1, 3, 12, 12)
     img[..., :6] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)  # red left half

@@ -56,7 +56,8 @@ def inference_cam(model: torch.nn.Module, img: Union[str, np.ndarray],
 
     ``classes``: the image-level label (class names); their CAMs are kept, as in label
     generation. Without it, the classes the model scores positive are kept. Returns the data
-    sample with ``pred_cam`` (C×H×W, max-normalised) and ``pred_sem_seg``.
+    sample with ``pred_cam`` (C×H×W, normalised by the model's ``test_cfg.norm``) and
+    ``pred_sem_seg``.
     """
     steps = [dict(t) for t in model.cfg.pseudo_label_dataloader.dataset.pipeline
              if t['type'].split('.')[-1] not in _LABEL_TRANSFORMS]

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mmwsss.datasets.samplers import batches_by_image_size
 from mmwsss.registry import DATASETS, LABEL_GENERATORS
+from mmwsss.utils.interrupts import ctrl_c_deferred
 from mmwsss.utils.io import (check_writable_dir, dump_json_atomic, label_file, load_json,
                              remove_stale_temp_files, save_label_png)
 
@@ -378,9 +379,9 @@ class LabelWriter:
 
     A label may be the ``Future`` of one still being made (``BaseLabelGenerator.submit``);
     it is written once done. At most ``max_pending`` labels wait in memory: ``submit`` blocks
-    on the oldest write beyond that, so memory stays flat over a long run. A label that fails its check or its
-    write is recorded in ``failures`` (with the image path); nothing stops the run. Each PNG is
-    written atomically, so an interrupted run leaves only complete files.
+    on the oldest write beyond that, so memory stays flat over a long run. A label that fails
+    its check or its write is recorded in ``failures`` (with the image path); nothing stops
+    the run. Each PNG is written atomically, so an interrupted run leaves only complete files.
 
     Args:
         check: ``check(data_sample, label)`` raises if the label is wrong for the image.
@@ -407,7 +408,8 @@ class LabelWriter:
     def submit(self, ds, label: Union[np.ndarray, Future]) -> None:
         while len(self.pending) >= self.max_pending:
             self._collect_oldest()
-        self.pending.append((ds.img_path, self.pool.submit(self._write, ds, label)))
+        with ctrl_c_deferred():  # a write begun is a write queued
+            self.pending.append((ds.img_path, self.pool.submit(self._write, ds, label)))
 
     def _collect_oldest(self) -> None:
         """Wait for the oldest pending write and count it. It leaves ``pending`` only once
@@ -415,12 +417,13 @@ class LabelWriter:
         stays the number of PNGs on disk."""
         img_path, future = self.pending[0]
         error = future.exception()  # waits
-        self.pending.popleft()
-        if error is None:
-            self.written += 1
-        else:  # reported, never swallowed
-            self.failures.append(dict(img_path=img_path,
-                                      error=f'{type(error).__name__}: {error}'))
+        with ctrl_c_deferred():  # off the queue means counted
+            self.pending.popleft()
+            if error is None:
+                self.written += 1
+            else:  # reported, never swallowed
+                self.failures.append(dict(img_path=img_path,
+                                          error=f'{type(error).__name__}: {error}'))
 
     def close(self) -> None:
         """Wait for every pending write."""

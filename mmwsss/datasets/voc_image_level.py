@@ -68,8 +68,8 @@ class VOCImageLevelDataset(BaseSegDataset):
             # the loaders' errors name the file and the problem; any other error (a wrong
             # pipeline setting, say) would strike every image: it stops the run at once
             info = self.get_data_info(idx)
-            files = [info.get('img_path'), info.get('seg_map_path')]
-            if not any(f and str(f) in str(e) for f in files):
+            files = [f for f in (info.get('img_path'), info.get('seg_map_path')) if f]
+            if not any(str(f) in str(e) or f == getattr(e, 'filename', None) for f in files):
                 raise
             warnings.warn(f'skipped in training, another image drawn instead: {e}')
             return None

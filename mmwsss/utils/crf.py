@@ -95,27 +95,51 @@ class CRFPool:
         if self.workers < 0:
             raise ValueError(f'crf_workers={workers}: use 0 (no worker processes) or more')
         self.crf_args = crf_args
-        self._pool: Optional[ProcessPoolExecutor] = (
-            self._start_workers() if self.workers else None)
+        self._pool: Optional[ProcessPoolExecutor] = None
+        if self.workers:
+            self._pool = self._start_workers()
 
-    def _start_workers(self) -> ProcessPoolExecutor:
-        """A pool with all its workers running. The executor starts a process for a task
-        while none is idle; each worker waits in its initializer until the last has
-        started, so ``workers`` tasks start ``workers`` processes."""
+    def _start_workers(self) -> Optional[ProcessPoolExecutor]:
+        """A pool with all its workers running (``None`` if one died as it started: the CRFs
+        run here then, with a warning). The executor starts a process for a task while none
+        is idle; each worker waits in its initializer until all tasks are handed out, so
+        ``workers`` tasks start ``workers`` processes."""
         context = multiprocessing.get_context('forkserver')
         context.set_forkserver_preload([__name__])
-        all_started = context.Barrier(self.workers)
+        go = context.Semaphore(0)
         pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                   initializer=_start_worker, initargs=(all_started,))
+                                   initializer=_start_worker, initargs=(go, ))
         try:
             with ctrl_c_deferred():
-                for _ in range(self.workers):
-                    pool.submit(int)
-        except BaseException:
-            all_started.abort()  # none waits for a worker that will not come
-            pool.shutdown(wait=True, cancel_futures=True)
+                started = [pool.submit(int) for _ in range(self.workers)]
+            self._release(go)
+            for future in started:  # each worker through its start: none died in it
+                future.result()
+        except BrokenProcessPool as e:
+            self._release(go, pool)
+            self._run_here_from_now(e)
+            return None
+        except BaseException:  # Ctrl-C: the workers are up, and stopped at once
+            self._release(go, pool)
             raise
         return pool
+
+    def _release(self, go, pool: Optional[ProcessPoolExecutor] = None) -> None:
+        """Let every worker go (releasing never blocks, whoever is left); with ``pool``,
+        stop it."""
+        for _ in range(self.workers):
+            go.release()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run_here_from_now(self, error: BaseException) -> None:
+        warnings.warn(
+            f'the CRF worker processes stopped ({error}); from here on each CRF runs in this '
+            'process, one image at a time. A worker stops when it runs out of memory or '
+            'is killed, or when the main script does its work on import (a new process '
+            "imports it): start that work under `if __name__ == '__main__':`")
+        self.close()
+        self.workers = 0
 
     def submit(self, img_path: str, cams: np.ndarray) -> Union[np.ndarray, Future]:
         """The label of one image (CAMs C×H×W, zero for absent classes), or its ``Future``."""
@@ -127,13 +151,7 @@ class CRFPool:
             with ctrl_c_deferred():
                 return self._pool.submit(crf_label, *args, **self.crf_args)
         except BrokenProcessPool as e:  # the images in flight failed; the others go on here
-            warnings.warn(
-                f'the CRF worker processes stopped ({e}); from here on each CRF runs in this '
-                'process, one image at a time. A worker stops when it runs out of memory or '
-                'is killed, or when the main script does its work on import (a new process '
-                "imports it): start that work under `if __name__ == '__main__':`")
-            self.close()
-            self.workers = 0
+            self._run_here_from_now(e)
             return crf_label(*args, **self.crf_args)
 
     def close(self, cancel: bool = False) -> None:
@@ -144,9 +162,10 @@ class CRFPool:
             self._pool = None
 
 
-def _start_worker(all_started) -> None:
+def _start_worker(go) -> None:
     """A worker's start: Ctrl-C reaches the workers too, so they ignore it (they finish the
     image they hold, and the label run, which gets it as well, decides what else is done:
-    ``CRFPool.close``); then wait for the pool's other workers (at most 10 minutes)."""
+    ``CRFPool.close``); then wait until the pool has started the others (at most 10
+    minutes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    all_started.wait(timeout=600)
+    go.acquire(timeout=600)

@@ -25,8 +25,8 @@ class CAMClassifier(BaseModel):
     as SEAM subclass this and add their own (``EquivariantCAMClassifier``).
 
     ``loss`` returns the head's losses; ``predict`` returns, per image, ``pred_cam``
-    (C×H×W, each class max-normalised to [0, 1], at the original image size) and
-    ``pred_sem_seg`` (CAMs thresholded with ``test_cfg.bg_threshold``).
+    (C×H×W, each class normalised to [0, 1] by ``test_cfg.norm``, at the original image size)
+    and ``pred_sem_seg`` (CAMs thresholded with ``test_cfg.bg_threshold``).
 
     ``test_cfg`` keys:
         scales (tuple of float): input rescales averaged at inference (default ``(1.0,)``).

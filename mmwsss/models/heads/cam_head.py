@@ -75,9 +75,12 @@ class CAMHead(BaseModule):
         upsampled to the input); sampling and CAM-level losses use ``cams``.
         """
         targets = multi_hot(data_samples, self.num_classes, cams.device)
-        if pooled_cams is None:
-            pooled_cams = cams
-        logits = self.pooling(cams, pooled_cams) if with_extras else self.pool(pooled_cams)
+        if not with_extras:
+            logits = self.pool(cams if pooled_cams is None else pooled_cams)
+        elif pooled_cams is None:  # poolings written with forward(cams) work as they were
+            logits = self.pooling(cams)
+        else:
+            logits = self.pooling(cams, pooled_cams)
         if logits.dim() == 3:  # several estimates per class, weighted (importance sampling)
             weights = self.pooling.sample_weights
             loss = sum(w * self.loss_cls(logits[..., s], targets)

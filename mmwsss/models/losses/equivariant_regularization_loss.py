@@ -1,7 +1,8 @@
 """Equivariant regularisation (ER) of SEAM (Wang et al. 2020; YudeWang/SEAM train_SEAM.py).
 
-It takes CAM stacks (N, 1 + C, H, W), background first, already max-normalised and masked by the
-image-level label, the transformed branch's maps brought to the other branch's geometry.
+It takes CAM stacks (N, 1 + C, H, W), background first, already min-max-normalised (SEAM's
+``max_norm``) and masked by the image-level label, the transformed branch's maps brought to
+the other branch's geometry.
 """
 import torch
 
