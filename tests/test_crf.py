@@ -150,23 +150,32 @@ import numpy as np
 
 from mmwsss.utils import crf
 
-original_start = crf._start_worker
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+
+original_start = crf._ignore_ctrl_c
 
 
-def first_dies(go):  # as a worker killed while the pool starts (out of memory, say)
+def first_dies():  # as a worker killed while the pool starts (out of memory, say)
     try:
         os.close(os.open(sys.argv[1], os.O_CREAT | os.O_EXCL))
     except FileExistsError:
-        return original_start(go)
+        return original_start()
     os._exit(3)
 
 
 if __name__ == '__main__':
-    crf._start_worker = first_dies
+    crf._ignore_ctrl_c = first_dies
+    cams = np.ones((1, 6, 7), np.float32)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter('always')
         pool = crf.CRFPool(workers=4)
-        label = pool.submit(sys.argv[2], np.ones((1, 6, 7), np.float32))
+        label = pool.submit(sys.argv[2], cams)
+        if isinstance(label, Future):  # the pool broke after it started: this image fails,
+            try:                       # the next one is made here
+                label.result(timeout=60)
+            except BrokenProcessPool:
+                label = pool.submit(sys.argv[2], cams)
     print(type(label).__name__, pool.workers,
           sum('CRF worker processes stopped' in str(w.message) for w in said))
 """

@@ -100,37 +100,30 @@ class CRFPool:
             self._pool = self._start_workers()
 
     def _start_workers(self) -> Optional[ProcessPoolExecutor]:
-        """A pool with all its workers running (``None`` if one died as it started: the CRFs
-        run here then, with a warning). The executor starts a process for a task while none
-        is idle; each worker waits in its initializer until all tasks are handed out, so
-        ``workers`` tasks start ``workers`` processes."""
+        """A pool with all its workers started (``None`` if they could not start: the CRFs
+        run here then, with a warning). ProcessPoolExecutor starts a worker per task while
+        none is idle, each start racing with the pool's manager thread should a worker die
+        (CPython 3.11); its ``_launch_processes`` (CPython 3.11 to 3.13) starts them all
+        before that thread. A worker that dies later breaks the pool: ``submit`` falls back
+        then."""
         context = multiprocessing.get_context('forkserver')
         context.set_forkserver_preload([__name__])
-        go = context.Semaphore(0)
         pool = ProcessPoolExecutor(self.workers, mp_context=context,
-                                   initializer=_start_worker, initargs=(go, ))
+                                   initializer=_ignore_ctrl_c)
         try:
             with ctrl_c_deferred():
+                getattr(pool, '_launch_processes', lambda: None)()
                 started = [pool.submit(int) for _ in range(self.workers)]
-            self._release(go)
-            for future in started:  # each worker through its start: none died in it
+            for future in started:
                 future.result()
-        except BrokenProcessPool as e:
-            self._release(go, pool)
+        except (BrokenProcessPool, OSError) as e:  # a worker died, or could not be started
+            pool.shutdown(wait=True, cancel_futures=True)
             self._run_here_from_now(e)
             return None
         except BaseException:  # Ctrl-C: the workers are up, and stopped at once
-            self._release(go, pool)
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         return pool
-
-    def _release(self, go, pool: Optional[ProcessPoolExecutor] = None) -> None:
-        """Let every worker go (releasing never blocks, whoever is left); with ``pool``,
-        stop it."""
-        for _ in range(self.workers):
-            go.release()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
 
     def _run_here_from_now(self, error: BaseException) -> None:
         warnings.warn(
@@ -162,10 +155,7 @@ class CRFPool:
             self._pool = None
 
 
-def _start_worker(go) -> None:
-    """A worker's start: Ctrl-C reaches the workers too, so they ignore it (they finish the
-    image they hold, and the label run, which gets it as well, decides what else is done:
-    ``CRFPool.close``); then wait until the pool has started the others (at most 10
-    minutes)."""
+def _ignore_ctrl_c() -> None:
+    """Ctrl-C reaches the workers too: they finish the image they hold, and the label run,
+    which gets it as well, decides what else is done (``CRFPool.close``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    go.acquire(timeout=600)
