@@ -114,7 +114,6 @@ def running_children(parent):
     return left
 
 
-
 if __name__ == '__main__':  # the workers import this script
     context = multiprocessing.get_context('forkserver')  # the fork server up and ready, so
     context.set_forkserver_preload(['mmwsss.utils.crf'])  # that it forks at once below
@@ -145,13 +144,12 @@ A_WORKER_DIES_AS_IT_STARTS = """
 import os
 import sys
 import warnings
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from mmwsss.utils import crf
-
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 
 original_start = crf._ignore_ctrl_c
 
