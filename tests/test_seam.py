@@ -11,6 +11,8 @@ from mmwsss.models.necks import PCMNeck
 from mmwsss.models.utils import keep_argmax_foreground, min_max_norm
 from mmwsss.registry import MODELS
 
+VOC_SEAM = 'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py'
+COCO_SEAM = 'configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py'
 
 
 def test_pcm_matches_hand_computation():
@@ -317,7 +319,8 @@ def test_official_seam_weights_convert_to_the_same_cams(tmp_path):
     from conftest import ROOT, run_tool
     from mmwsss.models.backbones.resnet38d_weights import convert_official_seam
     from mmwsss.utils.checkpoint import load_trained_checkpoint
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py'))
+    from mmwsss.utils.checkpoint import check_weights_fit_config
+    cfg = Config.fromfile(osp.join(ROOT, VOC_SEAM))
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
@@ -339,6 +342,17 @@ def test_official_seam_weights_convert_to_the_same_cams(tmp_path):
         theirs = _official_seam_fg_cams(official, model.backbone, x)
     assert ours.shape == (1, 20, 5, 6)
     assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    # HFPL's COCO Net (network/resnet38_SEAM_coco.py): fc8 of 1 + 80 rows fits the COCO
+    # config only, and the VOC config refuses it by name
+    official['fc8.weight'] = torch.randn(81, 4096, 1, 1)
+    torch.save(official, src)
+    coco = convert_official_seam(src)
+    assert torch.equal(coco['head.classifier.weight'], official['fc8.weight'][1:])
+    check_weights_fit_config(coco, osp.join(ROOT, COCO_SEAM), 'SEAM checkpoint', 'hint')
+    with pytest.raises(ValueError, match=r'SEAM checkpoint does not fit the model of .*voc12aug'
+                       r'.*: 1 have another shape \(e.g. head.classifier.weight \(80, 4096, 1, '
+                       r'1\) \(model: \(20, 4096, 1, 1\)\)\)\. hint'):
+        check_weights_fit_config(coco, osp.join(ROOT, VOC_SEAM), 'SEAM checkpoint', 'hint')
     torch.save({'fc8.weight': official['fc8.weight'], 'classifier.weight': torch.zeros(1)},
                src)
     with pytest.raises(ValueError, match=r'resnet38_SEAM.pth is not a network/resnet38_SEAM'

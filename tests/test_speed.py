@@ -2,6 +2,7 @@
 channels_last from the config, merged optimiser groups, mixed-size test batches, sync-free
 multi-hot targets, SAM's SDPA attention, HFPL's colour term, and the tiny benchmark runs."""
 import copy
+import glob
 import json
 import os.path as osp
 
@@ -17,10 +18,12 @@ from mmwsss.engine import ChannelsLastHook, merge_param_groups
 from mmwsss.models.builder import build_module
 from mmwsss.models.utils import multi_hot
 
-GPU_CONFIGS = ['configs/cam/cam_r50_1xb16-5e_voc12aug-512x512.py',
-               'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py',
-               'configs/hfpl/hfpl-seam_wr38_1xb8-8e_voc12aug-448x448.py',
-               'configs/deeplabv2/deeplabv2_r101_1xb10-20k_voc12aug-pseudo-321x321.py']
+# the CAM-family and DeepLab-v2 training configs of VOC and COCO
+GPU_CONFIGS = sorted(osp.relpath(p, ROOT) for family in ('cam', 'seam', 'hfpl', 'deeplabv2')
+                     for data in ('voc12aug', 'coco14')
+                     for p in glob.glob(osp.join(ROOT, f'configs/{family}/*_{data}-*.py')))
+CAM_VOC_CFG = 'configs/cam/cam_r50_1xb16-5e_voc12aug-512x512.py'
+assert CAM_VOC_CFG in GPU_CONFIGS and len(GPU_CONFIGS) >= 10  # the glob still finds them
 
 
 @pytest.mark.parametrize('path', GPU_CONFIGS)
@@ -131,7 +134,7 @@ def test_channels_last_hook_converts_weights_and_inputs_without_changing_outputs
 
 
 def test_grouped_constructor_merges_groups_and_trains_identically():
-    cfg = Config.fromfile(osp.join(ROOT, GPU_CONFIGS[0]))
+    cfg = Config.fromfile(osp.join(ROOT, CAM_VOC_CFG))
     cfg.train_precision = 'fp32'
     apply_training_precision(cfg, cuda_available=False)
     small, _ = _cam_model()  # r18-w16 model, the VOC config's optimiser and lr multipliers

@@ -124,6 +124,15 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
     while is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as Runner loads
         model = model.module
     own = model.state_dict()
+    check_weights_fit(own, state, f'{what} {path}', 'Was it trained with this config?')
+    model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
+    return ckpt
+
+
+def check_weights_fit(own: dict, state: dict, what: str, hint: str,
+                      config: str = 'this config') -> None:
+    """Every weight of ``own`` (a model's state dict) is in ``state`` with its shape;
+    otherwise ``ValueError`` names ``what`` and the weights that do not fit, then ``hint``."""
     # BatchNorm's step counter is absent from checkpoints of other code bases; it is not a
     # weight (PyTorch's own loading tolerates its absence too)
     missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
@@ -131,15 +140,28 @@ def load_trained_checkpoint(model, path: str, what: str) -> dict:
              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or wrong:
         raise ValueError(
-            f'{what} {path} does not fit the model of this config: '
+            f'{what} does not fit the model of {config}: '
             + (f'{len(missing)} of its {len(own)} weights are missing (e.g. '
                f'{", ".join(missing[:4])})' if missing else '')
             + ('; ' if missing and wrong else '')
             + (f'{len(wrong)} have another shape (e.g. {"; ".join(wrong[:3])})'
                if wrong else '')
-            + '. Was it trained with this config?')
-    model.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
-    return ckpt
+            + f'. {hint}')
+
+
+def check_weights_fit_config(state: dict, config: str, what: str, hint: str) -> None:
+    """``check_weights_fit`` against the model of the config file ``config``, built on the
+    meta device (no memory, no pretrained weights read)."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from mmwsss.models.builder import build_module
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmwsss'))
+    cfg.model.get('backbone', {}).pop('init_cfg', None)
+    with torch.device('meta'):
+        own = build_module(cfg.model).state_dict()
+    check_weights_fit(own, state, what, hint, config)
 
 
 def check_config_checkpoints(cfg: Config) -> None:

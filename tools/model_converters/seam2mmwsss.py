@@ -5,7 +5,8 @@ so that the authors' released weights run through tools/test.py and make_pseudo_
     python tools/test.py configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py \
         checkpoints/seam_official.pth --split train
 
-The result is checked against the model of --config (default: the SEAM VOC config).
+The result is checked against the model of --config (default: the SEAM VOC config; HFPL's
+COCO weights: --config configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py).
 """
 import argparse
 import os.path as osp
@@ -15,6 +16,7 @@ import torch
 from mmwsss.apis.cli import run_main
 from mmwsss.models.backbones.resnet38d_weights import convert_official_seam
 from mmwsss.utils import atomic_write, check_writable_dir
+from mmwsss.utils.checkpoint import check_weights_fit_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -29,30 +31,13 @@ def main():
     args = parser.parse_args()
     check_writable_dir(osp.dirname(osp.abspath(args.dst)), 'output folder')
     state = convert_official_seam(args.src)
-    check_fits(state, args.config, args.src)
+    check_weights_fit_config(state, args.config, f'SEAM checkpoint {args.src}',
+                             'Give the --config it was trained for (COCO weights, fc8 of 81 '
+                             'rows: configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py)')
     with atomic_write(args.dst) as tmp:  # an interrupted save leaves no truncated .pth
         torch.save(dict(state_dict=state, meta=dict(converted_from=osp.abspath(args.src))),
                    tmp)
     print(f'{len(state)} tensors -> {args.dst}')
-
-
-def check_fits(state: dict, config: str, src: str) -> None:
-    """Every weight of the config's model is in ``state`` with its shape."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    from mmwsss.models.builder import build_module
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmwsss'))
-    cfg.model.backbone.init_cfg = None  # the ImageNet weights are not needed to check names
-    with torch.device('meta'):
-        own = build_module(cfg.model).state_dict()
-    missing = [k for k in own if k not in state and not k.endswith('num_batches_tracked')]
-    wrong = [f'{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})'
-             for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or wrong:
-        raise ValueError(f'{src} does not fit the model of {config}: missing {missing[:4]}, '
-                         f'other shapes {wrong[:3]} (a COCO checkpoint needs a COCO config)')
 
 
 if __name__ == '__main__':

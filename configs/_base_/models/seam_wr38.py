@@ -1,5 +1,18 @@
 # SEAM (Wang et al. 2020): WideResNet-38 → CAM head (dropout 0.5, no bias) + PCM neck on
 # conv4/conv5, siamese training with a 0.3 rescale, cls + ER + ECR (+ the official min loss).
+# SEAM's training input (train_SEAM.py, the same for VOC and COCO): long side 448–768, flip,
+# ColorJitter(0.3, 0.3, 0.3, 0.1), 448 crop. A config applies it to its dataset with
+# train_pipeline = {{_base_.seam_train_pipeline}} and
+# train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline)).
+seam_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageLevelLabels'),
+    dict(type='RandomResize', scale=(448, 448), ratio_range=(1.0, 768 / 448), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='ColorJitter', brightness=0.3, contrast=0.3, saturation=0.3, hue=0.1),
+    dict(type='RandomCrop', crop_size=(448, 448)),
+    dict(type='PackCAMInputs'),
+]
 data_preprocessor = dict(
     type='BatchedSegDataPreProcessor',  # + mixed-size test batches, async copies
     mean=[123.675, 116.28, 103.53],
