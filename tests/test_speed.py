@@ -24,12 +24,16 @@ GPU_CONFIGS = sorted(osp.relpath(p, ROOT) for family in ('cam', 'seam', 'hfpl', 
                      for p in glob.glob(osp.join(ROOT, f'configs/{family}/*_{data}-*.py')))
 CAM_VOC_CFG = 'configs/cam/cam_r50_1xb16-5e_voc12aug-512x512.py'
 assert CAM_VOC_CFG in GPU_CONFIGS and len(GPU_CONFIGS) >= 10  # the glob still finds them
+# CLIP + SAM: bf16, but no channels_last (a ViT)
+VIT_GPU_CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(
+    osp.join(ROOT, 'configs/clip_sam/clip-sam_vit-*.py')))
+assert len(VIT_GPU_CONFIGS) >= 4
 
 
-@pytest.mark.parametrize('path', GPU_CONFIGS)
+@pytest.mark.parametrize('path', GPU_CONFIGS + VIT_GPU_CONFIGS)
 def test_gpu_configs_train_in_bf16_channels_last_and_fp32_stays_available(path):
     cfg = Config.fromfile(osp.join(ROOT, path))
-    assert cfg.train_precision == 'bf16' and cfg.channels_last
+    assert cfg.train_precision == 'bf16' and cfg.channels_last == (path in GPU_CONFIGS)
     assert apply_training_precision(copy.deepcopy(cfg), cuda_available=True) == 'bf16'
     bf16 = copy.deepcopy(cfg)
     apply_training_precision(bf16, cuda_available=True)
@@ -40,9 +44,10 @@ def test_gpu_configs_train_in_bf16_channels_last_and_fp32_stays_available(path):
     apply_training_precision(other_scope, cuda_available=True)
     assert other_scope.optim_wrapper.type == 'AmpOptimWrapper'
     assert ow.loss_scale == dict(enabled=False)  # no scaler: no inf check, no sync
-    assert [h.type for h in bf16.custom_hooks] == ['mmwsss.ChannelsLastHook']
+    layout_hooks = ['mmwsss.ChannelsLastHook'] if cfg.channels_last else []
+    assert [h.type for h in bf16.custom_hooks] == layout_hooks
     apply_training_precision(bf16, cuda_available=True)  # idempotent
-    assert len(bf16.custom_hooks) == 1
+    assert [h.type for h in bf16.custom_hooks] == layout_hooks
     fp32 = copy.deepcopy(cfg)
     fp32.train_precision, fp32.channels_last = 'fp32', False
     apply_training_precision(fp32, cuda_available=True)

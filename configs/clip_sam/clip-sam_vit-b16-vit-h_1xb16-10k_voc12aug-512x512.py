@@ -14,3 +14,6 @@ max_iters = 10000
 val_interval = 2000
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))
+# GPU speed switch (the official code trains under fp16 autocast); fp32: --precision fp32.
+# channels_last stays off: a ViT has one convolution.
+train_precision = 'bf16'

@@ -18,8 +18,12 @@ def uses_bf16(precision: str, device) -> bool:
 
 
 def precision_autocast(precision: str, device):
-    """``torch.autocast`` to bf16 on ``device``'s type when ``uses_bf16``, else a no-op."""
+    """``torch.autocast`` to bf16 on ``device``'s type when ``uses_bf16``; otherwise fp32, with
+    autocast switched off, so that a part set to fp32 stays fp32 inside a step that trains in
+    mixed precision (``AmpOptimWrapper`` wraps the whole ``train_step``)."""
     device = torch.device(device)
-    if not uses_bf16(precision, device):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if uses_bf16(precision, device):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    if device.type in ('cuda', 'cpu'):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
