@@ -323,8 +323,11 @@ def test_benchmarks_run_tiny_on_cpu_and_report_ratios(script, tmp_path):
         assert res['label_agreement'] > 0.9  # fp32 both: only padded borders may differ
 
 
-def test_deeplabv2_head_accuracy_is_mmsegs_without_boolean_indexing():
+def test_deeplabv2_head_accuracy_and_loss_are_mmsegs_without_syncs():
+    import torch.nn.functional as F
     from mmseg.models.losses import accuracy
+
+    from mmwsss.utils import OpCounter
     from mmwsss.models.utils import pixel_accuracy
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(2, 5, 9, 11, generator=g)
@@ -353,6 +356,26 @@ def test_deeplabv2_head_accuracy_is_mmsegs_without_boolean_indexing():
     assert ours.keys() == ref.keys()
     for k in ref:
         assert torch.allclose(ours[k], ref[k]), k
+    # the configs' mean over labelled pixels (avg_non_ignore=True): mmseg's value and PyTorch's
+    # CrossEntropyLoss(ignore_index=255) (the WSSS final stages), without mmseg's .item()
+    head = build_module(dict(type='DeepLabV2Head', in_channels=8, num_classes=5, in_index=0,
+                             dilations=(1, 2), loss_decode=dict(
+                                 type='CrossEntropyLoss', avg_non_ignore=True)))
+    logits = head(feats)
+    with OpCounter() as ops:
+        ours = head.loss_by_feat(logits, samples)['loss_ce']
+    assert not ops.syncs
+    ref = BaseDecodeHead.loss_by_feat(head, logits, samples)['loss_ce']
+    labels = torch.cat([ds.gt_sem_seg.data for ds in samples])
+    up = F.interpolate(logits, labels.shape[-2:], mode='bilinear', align_corners=False)
+    torch_mean = F.cross_entropy(up, labels, ignore_index=255)
+    assert torch.allclose(ours, ref) and torch.allclose(ours, torch_mean)
+    all_pixels_mean = F.cross_entropy(up, labels, ignore_index=255,
+                                      reduction='sum') / labels.numel()  # mmseg's default
+    assert not torch.allclose(ours, all_pixels_mean)
+    for ds in samples:
+        ds.gt_sem_seg.data[:] = 255  # nothing labelled: 0, as mmseg
+    assert head.loss_by_feat(logits, samples)['loss_ce'] == 0
 
 
 @pytest.mark.parametrize('saved', ['bf16', 'fp32'])

@@ -33,6 +33,9 @@ model = dict(
         dropout_ratio=0,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        # the mean over labelled pixels, as DeepLab-v2 (Caffe's VALID normalisation) and the
+        # WSSS final stages (arvijj/hfpl train_final_voc.py: CrossEntropyLoss(ignore_index=255))
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+                         avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

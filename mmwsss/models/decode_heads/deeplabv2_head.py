@@ -19,9 +19,11 @@ class DeepLabV2Head(BaseDecodeHead):
     pooling branch, no 1×1 projection, no BN, unlike mmseg's ASPPHead of DeepLab-v3). Weights
     are initialised N(0, 0.01) and biases 0, as in DeepLab-v2.
 
-    The training loss is mmseg's ``BaseDecodeHead.loss_by_feat``, except that ``acc_seg`` is
-    computed without boolean indexing (``pixel_accuracy``): mmseg's ``accuracy`` makes two
-    host-device synchronisations per step.
+    The training loss is mmseg's ``BaseDecodeHead.loss_by_feat``, without its host-device
+    synchronisations: ``acc_seg`` is computed without boolean indexing (``pixel_accuracy``;
+    mmseg's ``accuracy`` syncs twice per step), and a ``CrossEntropyLoss`` with
+    ``avg_non_ignore=True`` gets its count of labelled pixels as a tensor (mmseg's takes it
+    with ``.item()``).
 
     Args:
         dilations: rates of the parallel branches.
@@ -64,9 +66,19 @@ class DeepLabV2Head(BaseDecodeHead):
                          else [self.loss_decode])
         loss = {}
         for loss_decode in losses_decode:
+            extra = ({'avg_factor': (seg_label != self.ignore_index).sum()}
+                     if _averages_over_labelled_pixels(loss_decode) else {})
             value = loss_decode(seg_logits, seg_label, weight=seg_weight,
-                                ignore_index=self.ignore_index)
+                                ignore_index=self.ignore_index, **extra)
             name = loss_decode.loss_name
             loss[name] = loss[name] + value if name in loss else value
         loss['acc_seg'] = pixel_accuracy(seg_logits, seg_label, self.ignore_index)
         return loss
+
+
+def _averages_over_labelled_pixels(loss: nn.Module) -> bool:
+    """An mmseg ``CrossEntropyLoss`` (softmax, no class weights, mean) that averages over the
+    pixels not ignored: its ``avg_factor`` is that count (``cross_entropy``'s own)."""
+    return (getattr(loss, 'avg_non_ignore', False) and getattr(loss, 'reduction', '') == 'mean'
+            and getattr(loss, 'class_weight', 0) is None
+            and not getattr(loss, 'use_sigmoid', True) and not getattr(loss, 'use_mask', True))
