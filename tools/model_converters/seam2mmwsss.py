@@ -5,8 +5,8 @@ so that the authors' released weights run through tools/test.py and make_pseudo_
     python tools/test.py configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py \
         checkpoints/seam_official.pth --split train
 
-The result is checked against the model of --config (default: the SEAM VOC config; HFPL's
-COCO weights: --config configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py).
+The result is checked against the model of --config (default: the SEAM config of VOC or of
+COCO, by the number of classes fc8 scores: 21 rows or 81, background first).
 """
 import argparse
 import os.path as osp
@@ -19,25 +19,31 @@ from mmwsss.utils import atomic_write, check_writable_dir
 from mmwsss.utils.checkpoint import check_weights_fit_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# foreground classes of fc8 → the SEAM config of that dataset
+DEFAULT_CONFIGS = {20: osp.join(ROOT, 'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py'),
+                   80: osp.join(ROOT, 'configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py')}
 
 
 def main():
     parser = argparse.ArgumentParser(description='SEAM/HFPL Net state dict → mmwsss checkpoint')
     parser.add_argument('src', help="the .pth SEAM's or HFPL's train script saved")
     parser.add_argument('dst', help='output checkpoint')
-    parser.add_argument('--config', default=osp.join(
-        ROOT, 'configs/seam/seam_wr38_1xb8-8e_voc12aug-448x448.py'),
-        help='the mmwsss config whose model the weights must fit')
+    parser.add_argument('--config', help='the mmwsss config whose model the weights must fit '
+                        '(default: the SEAM config of VOC or COCO, by the classes of fc8)')
     args = parser.parse_args()
     check_writable_dir(osp.dirname(osp.abspath(args.dst)), 'output folder')
     state = convert_official_seam(args.src)
-    check_weights_fit_config(state, args.config, f'SEAM checkpoint {args.src}',
-                             'Give the --config it was trained for (COCO weights, fc8 of 81 '
-                             'rows: configs/seam/seam_wr38_1xb8-8e_coco14-448x448.py)')
+    classes = state['head.classifier.weight'].shape[0]
+    config = args.config or DEFAULT_CONFIGS.get(classes)
+    if config is None:
+        raise SystemExit(f'{args.src}: fc8 scores {classes} classes (VOC: 20, COCO: 80); give '
+                         'the --config it was trained with')
+    check_weights_fit_config(state, config, f'SEAM checkpoint {args.src}',
+                             'Give the --config it was trained with')
     with atomic_write(args.dst) as tmp:  # an interrupted save leaves no truncated .pth
         torch.save(dict(state_dict=state, meta=dict(converted_from=osp.abspath(args.src))),
                    tmp)
-    print(f'{len(state)} tensors -> {args.dst}')
+    print(f'{len(state)} tensors -> {args.dst} (fits {osp.relpath(config)})')
 
 
 if __name__ == '__main__':
