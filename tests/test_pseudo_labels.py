@@ -506,6 +506,35 @@ def test_tools_say_once_what_an_interrupt_kept(capsys):
         assert ('interrupted: the labels written are kept' in said) is not reported
 
 
+def test_a_missing_file_ends_a_tool_with_its_message_alone(tmp_path, capsys, monkeypatch):
+    """A missing checkpoint or image: exit status 2 and the message that names the file and
+    where to get it, no traceback (MMWSSS_TRACEBACK=1 keeps it); other errors keep theirs."""
+    from mmwsss.apis.cli import run_main
+    from mmwsss.utils import MissingFileError, check_file
+
+    def main():
+        check_file(str(tmp_path / 'sam_vit_h.pth'), 'SAM checkpoint')
+    with pytest.raises(SystemExit) as stop:
+        run_main(main)
+    said = capsys.readouterr().err
+    assert stop.value.code == 2 and said.startswith("error: SAM checkpoint not found: '")
+    assert 'does not download' in said and 'Traceback' not in said
+    monkeypatch.setenv('MMWSSS_TRACEBACK', '1')
+    with pytest.raises(MissingFileError):
+        run_main(main)
+    monkeypatch.delenv('MMWSSS_TRACEBACK')
+
+    def wrong():
+        raise ValueError('a bug, or a bad setting')
+    with pytest.raises(ValueError, match='a bug'):
+        run_main(wrong)
+    # as a user runs it
+    proc = run_tool('tools/test.py', CAM_CFG, str(tmp_path / 'iter_1000.pth'), '--split',
+                    'train', check=False)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert "error: checkpoint to test not found: '" in proc.stderr
+
+
 def test_crf_labels_made_on_worker_processes_are_the_serial_ones_and_ctrl_c_keeps_them(
         tiny_voc, tiny_cam, tmp_path):
     from mmwsss.label_generators import CAMLabelGenerator

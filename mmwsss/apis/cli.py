@@ -21,13 +21,24 @@ def check_out_file(path: Optional[str], option: str) -> None:
 def run_main(main: Callable[[], object], on_interrupt: Optional[str] = None) -> None:
     """Run a tool's ``main``; Ctrl-C ends it with exit status 130 and one line saying what was
     kept and how to go on (``on_interrupt``; not when the tool said so itself: None, or an
-    interrupt marked ``reported``), instead of a traceback through whatever was running."""
+    interrupt marked ``reported``), instead of a traceback through whatever was running.
+
+    A missing user-given file (``MissingFileError``: a checkpoint, weights, an image) ends it
+    with exit status 2 and its message alone, which names the file and where to get it; the
+    traceback is noise there. ``MMWSSS_TRACEBACK=1`` shows it. Other errors keep theirs."""
+    from mmwsss.utils import MissingFileError
     try:
         main()
     except KeyboardInterrupt as interrupt:
         if on_interrupt and not getattr(interrupt, 'reported', False):
             print(f'\ninterrupted: {on_interrupt}', file=sys.stderr, flush=True)
         sys.exit(130)
+    except MissingFileError as error:
+        if os.environ.get('MMWSSS_TRACEBACK', '0') not in ('', '0'):
+            raise
+        print(f'error: {error} (MMWSSS_TRACEBACK=1 shows where it was raised)',
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def apply_train_options(cfg: Config, precision: Optional[str] = None,
