@@ -1,6 +1,8 @@
 # DeepLab-v2 (ResNet-101, ASPP-v2) trained on pseudo-labels of VOC train_aug, judged on val.
 # DeepLab-v2's schedule: batch 10, 321×321 crops, 20k iterations, SGD lr 2.5e-4 (×10 on the
-# head), momentum 0.9, weight decay 5e-4, poly 0.9. Point seg_map_path at your labels:
+# head), momentum 0.9, weight decay 5e-4, poly 0.9 (DeepLab-v2's Caffe model also gives the
+# head's biases lr ×20 and no weight decay; here they train as its weights); loss averaged
+# over labelled pixels (_base_/models/deeplabv2_r101.py). Point seg_map_path at your labels:
 #   --cfg-options train_dataloader.dataset.data_prefix.seg_map_path=PseudoLabels/cam_r50
 # (relative to data_root, or absolute).
 _base_ = [
