@@ -7,15 +7,17 @@
 # torch.compile of the mmwsss step), labels (Grounded-SAM, SAM ViT-H), cam (CAM inference over
 # 2000 VOC-size images), data (the training data pipelines on this machine's CPU cores, and the
 # configs' DataLoaders with 8 workers), crf (CRF pseudo-labels on worker processes against one
-# image at a time); default: all six. Each writes OUT_DIR/<stage>.json and its log; on one
+# image at a time), precision (the synthetic CAM, SEAM and CLIP + SAM configs trained in fp32
+# and in bf16: CAM mIoU side by side; also the check that their bf16 paths run on CUDA);
+# default: all seven. Each writes OUT_DIR/<stage>.json and its log; on one
 # H100 each stage takes a few minutes (train_compile: plus compilation). Copy the printed
 # figures, with date, device and command, into docs/benchmarks.md. On a machine without
 # network, benchmarks/gpu_env.sh installs the stack (mmcv with CUDA ops) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam data crf]}
+OUT=${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR [train train_compile labels cam data crf precision]}
 shift
-STAGES=${*:-train train_compile labels cam data crf}
+STAGES=${*:-train train_compile labels cam data crf precision}
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 mkdir -p "$OUT"
 "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else
@@ -30,7 +32,17 @@ for stage in $STAGES; do
     cam) cmd=(benchmarks/cam_inference.py --device cuda --num-images 2000 --batch-size 16) ;;
     data) cmd=(benchmarks/data_throughput.py --num-images 400 --loader --workers 8) ;;
     crf) cmd=(benchmarks/crf_labels.py --device cuda --num-images 400) ;;
-    *) echo "unknown stage '$stage' (train, train_compile, labels, cam, data, crf)" >&2
+    precision)  # the tiny CLIP + SAM config reads a random tiny SAM (docs/methods/clip_sam.md)
+      [ -f checkpoints/sam_tiny.pth ] || { mkdir -p checkpoints && "$PY" -c "import torch
+from mmwsss.models.sam import build_sam_model
+torch.save(build_sam_model('tiny').state_dict(), 'checkpoints/sam_tiny.pth')"; }
+      cmd=(benchmarks/precision_cam_miou.py --work-dir "$OUT/precision_runs" --config
+                    configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py
+                    configs/seam/seam_r18-w16_1xb16-1000it_synthetic-96x96.py
+                    configs/clip_sam/clip-sam_tiny_1xb16-1000it_synthetic-96x96.py
+                    --cfg-options train_dataloader.num_workers=8 val_dataloader.num_workers=8
+                    test_dataloader.num_workers=8) ;;
+    *) echo "unknown stage '$stage' (train, train_compile, labels, cam, data, crf, precision)" >&2
        exit 2 ;;
   esac
   echo ">> $stage: python ${cmd[*]}"
