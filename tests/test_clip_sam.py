@@ -368,16 +368,19 @@ def test_two_stage_training_as_the_official_code(sam_ckpt):
 
 def test_bf16_training_step_agrees_with_fp32_and_sam_set_to_fp32_stays_fp32(sam_ckpt):
     """The GPU configs train in bf16 (the official code: fp16 autocast). On the tiny model,
-    both stages' losses and prompt gradients under bf16 autocast (the Grad-CAM's double
-    backward included) stay within 3% of fp32; a SAM set to fp32 encodes in fp32 inside the
-    bf16 step (the joint configs run SAM in the training step)."""
+    each stage's loss and prompt gradients under bf16 autocast (the Grad-CAM's double
+    backward included) stay within 3% of fp32 (8% for the joint stage, whose seeds come from
+    the bf16 CAMs; 4.2% measured); the joint stage's seeding (CAA, SAM) runs in fp32 inside the bf16 step,
+    and a SAM set to fp32 encodes in fp32 there."""
     from mmengine.structures import PixelData
 
     from mmwsss.models.sam import BatchedSamPredictor, build_sam
-    model = _model()
+    model = _model(sam_ckpt)
     model.train()
+    assert model.caa  # the joint stage refines CAMs by attention before seeding
     x = torch.randn(2, 3, 96, 96)
-    for stage, trained in (('cls', 'head.cls_ctx'), ('seg', 'head.seg_ctx')):
+    for stage, trained, tol in (('cls', 'head.cls_ctx', 0.03), ('seg', 'head.seg_ctx', 0.03),
+                                ('joint', 'head.seg_ctx', 0.08)):
         model.train_cfg['stage'] = stage
         runs = []
         for bf16 in (False, True):
@@ -392,9 +395,9 @@ def test_bf16_training_step_agrees_with_fp32_and_sam_set_to_fp32_stays_fp32(sam_
             loss.backward()
             runs.append((loss.detach(), dict(model.named_parameters())[trained].grad.clone()))
         (loss32, grad32), (loss16, grad16) = runs
-        assert abs(loss16.float() - loss32) <= 0.03 * loss32, stage
+        assert abs(loss16.float() - loss32) <= tol * loss32, stage
         assert grad16.dtype == torch.float32  # the prompts stay fp32 parameters
-        assert (grad16 - grad32).norm() <= 0.03 * grad32.norm(), stage
+        assert (grad16 - grad32).norm() <= tol * grad32.norm(), stage
     sam = build_sam('tiny', sam_ckpt)
     seen = []
     sam.image_encoder.patch_embed.proj.register_forward_hook(

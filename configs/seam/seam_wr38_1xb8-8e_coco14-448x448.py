@@ -1,7 +1,8 @@
 # SEAM on MS-COCO 2014 (80 classes), as arvijj/hfpl train_cam_coco.py with its losses of
 # SEAM alone: the VOC recipe (batch 8, 448 crops, 8 epochs, same optimiser and augmentation)
-# over train2014 (82,081 labelled images // 8 * 8 = 82,080 iterations), network.
-# resnet38_SEAM_coco (fc8 of 1 + 80 rows). ECR's top 20% counts the 81 channels, as there.
+# over train2014 (82,081 labelled images // 8 * 8 = 82,080 iterations; HFPL's own list may
+# hold all 82,783: docs/methods/seam.md), network.resnet38_SEAM_coco (fc8 of 1 + 80 rows).
+# ECR's top 20% counts the 81 channels, as there.
 # Background threshold 0.26 (infer_cam_coco.py default; tools/test.py --split train sweeps it).
 _base_ = [
     '../_base_/models/seam_wr38.py', '../_base_/datasets/coco14_cls.py',

@@ -31,6 +31,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmwsss.registry import MODELS
+from mmwsss.utils.precision import precision_autocast
 from ..builder import build_module
 from ..seeding import SAMSeeding
 from ..seeding.sam_seeding import (DEFAULT_CAA, attention_affinity, cam_to_score,
@@ -169,12 +170,14 @@ class CLIPSAMClassifier(BaseModel):
         aff_args = dict(last_n_layers=caa.pop('last_n_layers', 8),
                         sinkhorn_iters=caa.pop('sinkhorn_iters', 1))
         refined = torch.zeros_like(cams)
-        for i in range(len(cams)):
-            idx = (present[i] > 0).nonzero(as_tuple=True)[0]
-            if not len(idx):
-                continue
-            aff = attention_affinity([a[i] for a in out['attn']], **aff_args)
-            refined[i, idx] = refine_cams(cams[i, idx], aff, **caa)
+        # fp32 also inside a bf16 training step (the joint stage): seeding, not learning
+        with precision_autocast('fp32', cams.device):
+            for i in range(len(cams)):
+                idx = (present[i] > 0).nonzero(as_tuple=True)[0]
+                if not len(idx):
+                    continue
+                aff = attention_affinity([a[i] for a in out['attn']], **aff_args)
+                refined[i, idx] = refine_cams(cams[i, idx], aff, **caa)
         return refined
 
     def task_cams(self, inputs: Tensor, present: Tensor, task: str,
@@ -189,7 +192,12 @@ class CLIPSAMClassifier(BaseModel):
     @torch.no_grad()
     def coarse_seeds(self, inputs: Tensor, cls_cams: Tensor, present: Tensor) -> Tensor:
         """(N, H, W) coarse seeds from SAM masks and the (refined, detached) classification
-        CAMs (N, C, h, w)."""
+        CAMs (N, C, h, w), in fp32 also inside a bf16 training step (SAM keeps its own
+        ``precision``)."""
+        with precision_autocast('fp32', inputs.device):
+            return self._coarse_seeds(inputs, cls_cams, present)
+
+    def _coarse_seeds(self, inputs: Tensor, cls_cams: Tensor, present: Tensor) -> Tensor:
         h, w = inputs.shape[-2:]
         cams = F.interpolate(cls_cams.float(), size=(h, w), mode='bilinear',
                              align_corners=False) * present[..., None, None]
