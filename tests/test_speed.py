@@ -138,6 +138,28 @@ def test_channels_last_hook_converts_weights_and_inputs_without_changing_outputs
     assert torch.allclose(model(x), before, atol=1e-5)
 
 
+@pytest.mark.parametrize('path', [p for p in GPU_CONFIGS if '/deeplabv2/' in p])
+def test_deeplabv2_optimiser_is_deeplabs(path):
+    """DeepLab-v2's Caffe model: lr ×1 on the backbone, ×10 on the ASPP weights, ×20 and no
+    weight decay on the ASPP biases; three groups after merging."""
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    init_default_scope(cfg.default_scope)
+    cfg.model.backbone.init_cfg = None
+    with torch.device('meta'):
+        model = build_module(cfg.model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper)).optimizer.param_groups
+    base_lr, base_wd = cfg.optim_wrapper.optimizer.lr, cfg.optim_wrapper.optimizer.weight_decay
+    seen = {}
+    for g in groups:
+        kinds = {('aspp bias' if 'aspp' in names[id(p)] and names[id(p)].endswith('bias') else
+                  'aspp weight' if 'aspp' in names[id(p)] else 'backbone') for p in g['params']}
+        assert len(kinds) == 1
+        seen[kinds.pop()] = (g['lr'] / base_lr, g['weight_decay'] / base_wd)
+    assert seen == {'backbone': (1, 1), 'aspp weight': (10, 1), 'aspp bias': (20, 0)}
+
+
 def test_grouped_constructor_merges_groups_and_trains_identically():
     cfg = Config.fromfile(osp.join(ROOT, CAM_VOC_CFG))
     cfg.train_precision = 'fp32'

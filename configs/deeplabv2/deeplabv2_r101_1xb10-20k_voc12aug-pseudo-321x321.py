@@ -1,8 +1,8 @@
 # DeepLab-v2 (ResNet-101, ASPP-v2) trained on pseudo-labels of VOC train_aug, judged on val.
 # DeepLab-v2's schedule: batch 10, 321×321 crops, 20k iterations, SGD lr 2.5e-4 (×10 on the
-# head), momentum 0.9, weight decay 5e-4, poly 0.9 (DeepLab-v2's Caffe model also gives the
-# head's biases lr ×20 and no weight decay; here they train as its weights); loss averaged
-# over labelled pixels (_base_/models/deeplabv2_r101.py). Point seg_map_path at your labels:
+# head's weights, ×20 and no weight decay on its biases, as DeepLab-v2's Caffe model), momentum
+# 0.9, weight decay 5e-4, poly 0.9; loss averaged over labelled pixels
+# (_base_/models/deeplabv2_r101.py). Point seg_map_path at your labels:
 #   --cfg-options train_dataloader.dataset.data_prefix.seg_map_path=PseudoLabels/cam_r50
 # (relative to data_root, or absolute).
 _base_ = [
@@ -20,7 +20,10 @@ val_dataloader = dict(dataset=dict(type='mmwsss.VOCImageLevelDataset'))
 test_dataloader = val_dataloader
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
+    paramwise_cfg=dict(custom_keys={
+        'decode_head': dict(lr_mult=10.0),
+        # the longer key wins: each ASPP branch's bias (rates 6/12/18/24)
+        **{f'decode_head.aspp.{i}.bias': dict(lr_mult=20.0, decay_mult=0.0) for i in range(4)}}))
 # GPU speed switches (see configs/_base_/default_runtime.py); fp32: --precision fp32
 train_precision = 'bf16'
 channels_last = True
