@@ -14,6 +14,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import torch
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CFG = 'configs/cam/cam_r18-w16_1xb16-1000it_synthetic-96x96.py'
 
@@ -61,7 +63,6 @@ def main() -> dict:
     for name, runs in res.items():
         for pr, m in runs.items():
             print(f"| {name} | {pr} | {m['mIoU']:.2f} | {m['bg_threshold']:.2f} |")
-    import torch
     if not torch.cuda.is_available():
         print('no CUDA GPU here: the bf16 runs fell back to fp32 (tools/train.py warned), so '
               'both rows of each config are fp32')
